@@ -95,4 +95,48 @@ public final class Checksum
             + (~(oldValue >>> 16) & 0xFFFF) + (~oldValue & 0xFFFF)
             + ((newValue >>> 16) & 0xFFFF) + (newValue & 0xFFFF));
     }
+
+    /**
+     * Recomputes the TCP or UDP checksum of the packet {@code ip} wraps, from scratch, in the complete form.
+     * Needed after rewriting a packet the kernel flagged CHECKSUM_PARTIAL that is not a GSO packet: when a
+     * verdict carries a new payload, nfnetlink_queue marks the packet CHECKSUM_NONE, so the pseudo-header-only
+     * field would go out as is and fail at the receiver. (A GSO packet is segmented in software after that
+     * and its checksums are recomputed there.) Returns false for other protocols or fragments.
+     */
+    public static boolean completeTransport(final Ipv4Header ip)
+    {
+        if (ip.isFragment())
+        {
+            return false;
+        }
+        final int protocol = ip.protocol();
+        final int field;
+        if (protocol == 6)
+        {
+            field = 16;
+        }
+        else if (protocol == 17)
+        {
+            field = 6;
+        }
+        else
+        {
+            return false;
+        }
+        final int at = ip.payloadOffset();
+        final int length = ip.payloadLength();
+        if (length < field + 2)
+        {
+            return false;
+        }
+        final var b = ip.buffer();
+        b.putShort(at + field, (short)0, ByteOrder.BIG_ENDIAN);
+        int checksum = compute(b, at, length, ip.pseudoHeaderSum());
+        if (protocol == 17 && checksum == 0)
+        {
+            checksum = 0xFFFF;
+        }
+        b.putShort(at + field, (short)checksum, ByteOrder.BIG_ENDIAN);
+        return true;
+    }
 }

@@ -69,6 +69,39 @@ public final class Ipv4Header
         return true;
     }
 
+    /**
+     * Wraps the IPv4 header quoted in an ICMP error, whose packet may be cut short (RFC 792 quotes the
+     * header and 8 bytes): the header must be whole, and the total length is taken as what is present when
+     * the quote is shorter than the packet was.
+     */
+    public boolean wrapQuoted(final MutableDirectBuffer buffer, final int offset, final int available)
+    {
+        this.buffer = buffer;
+        this.offset = offset;
+        if (available < MIN_LENGTH)
+        {
+            return fail(ERR_TOO_SHORT);
+        }
+        final int vihl = buffer.getByte(offset) & 0xFF;
+        if ((vihl >>> 4) != 4)
+        {
+            return fail(ERR_VERSION);
+        }
+        headerLength = (vihl & 0x0F) * 4;
+        if (headerLength < MIN_LENGTH || headerLength > available)
+        {
+            return fail(ERR_HEADER_LENGTH);
+        }
+        final int claimed = buffer.getShort(offset + TOTAL_LENGTH_OFFSET, ByteOrder.BIG_ENDIAN) & 0xFFFF;
+        if (claimed < headerLength)
+        {
+            return fail(ERR_TOTAL_LENGTH);
+        }
+        totalLength = Math.min(claimed, available);
+        error = OK;
+        return true;
+    }
+
     private boolean fail(final int reason)
     {
         error = reason;

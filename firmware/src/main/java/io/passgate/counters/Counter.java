@@ -1,0 +1,114 @@
+package io.passgate.counters;
+
+/**
+ * Every counter passgate keeps, as descriptors (the Aeron SystemCounterDescriptor shape). Each dataplane
+ * shard counts into its own {@link CounterSet}; the {@link CountersFile} publishes them for passgatectl,
+ * the metrics endpoint and tests. Drops are counted by reason: nothing is logged per packet.
+ */
+public enum Counter
+{
+    // nfqueue I/O
+    RECEIVE_CALLS("recvmmsg calls that returned packets"),
+    PACKETS_RECEIVED("packets received from the queue"),
+    BYTES_RECEIVED("bytes received from the queue (IP length)"),
+    GSO_PACKETS("GSO super-packets received"),
+    CSUM_PARTIAL_PACKETS("packets with a CHECKSUM_PARTIAL transport checksum"),
+    ACCEPTED("packets accepted unchanged"),
+    MODIFIED("packets accepted rewritten"),
+    DROPPED("packets dropped (all reasons)"),
+    VERDICT_MESSAGES("verdict messages sent"),
+    VERDICT_SENDS("sendmsg calls carrying verdicts"),
+    VERDICT_SEND_ERRORS("failed verdict sends"),
+    NETLINK_ERRORS("netlink error replies"),
+    RECEIVE_ERRORS("failed receives other than EAGAIN"),
+    ENOBUFS("socket overruns reported (ENOBUFS)"),
+    TRUNCATED("packets copied short of their length (never rewritten)"),
+    DECODE_ERRORS("queue messages that could not be decoded"),
+
+    // traffic by protocol and direction (outbound = LAN to WAN, inbound = WAN to LAN)
+    OUT_PACKETS("outbound packets"),
+    OUT_BYTES("outbound bytes (IP length)"),
+    IN_PACKETS("inbound packets"),
+    IN_BYTES("inbound bytes (IP length)"),
+    OUT_TCP_PACKETS("outbound TCP packets"),
+    OUT_TCP_PAYLOAD_BYTES("outbound TCP payload bytes"),
+    IN_TCP_PACKETS("inbound TCP packets"),
+    IN_TCP_PAYLOAD_BYTES("inbound TCP payload bytes"),
+    OUT_UDP_PACKETS("outbound UDP packets"),
+    OUT_UDP_PAYLOAD_BYTES("outbound UDP payload bytes"),
+    IN_UDP_PACKETS("inbound UDP packets"),
+    IN_UDP_PAYLOAD_BYTES("inbound UDP payload bytes"),
+    OUT_ICMP_PACKETS("outbound ICMP packets"),
+    IN_ICMP_PACKETS("inbound ICMP packets"),
+    OUT_GRE_PACKETS("outbound GRE packets"),
+    IN_GRE_PACKETS("inbound GRE packets"),
+    OUT_ESP_PACKETS("outbound ESP packets"),
+    IN_ESP_PACKETS("inbound ESP packets"),
+    OUT_OTHER_PACKETS("outbound packets of other protocols"),
+    IN_OTHER_PACKETS("inbound packets of other protocols"),
+
+    // NAT
+    NAT_FLOWS_CREATED("NAT sessions created"),
+    NAT_FLOWS_EXPIRED("NAT sessions expired"),
+    NAT_FLOWS_EVICTED("transitory NAT sessions evicted because the table was full"),
+    NAT_FLOWS_LIVE("NAT sessions live (gauge)"),
+    NAT_MAPPINGS_CREATED("NAT mappings created"),
+    NAT_MAPPINGS_LIVE("NAT mappings live (gauge)"),
+    NAT_PORTS_PRESERVED("mappings that kept the internal port"),
+    NAT_PORTS_RANDOM("mappings given a random port"),
+    NAT_TCP_PICKUPS("TCP sessions picked up mid-stream (after a takeover)"),
+    NAT_TCP_RESETS("TCP resets seen (session held 4 minutes, RFC 7857)"),
+    NAT_ICMP_ERRORS_TRANSLATED("ICMP errors translated with their embedded header"),
+    NAT_MSS_CLAMPED("SYNs whose MSS was clamped"),
+    NAT_HAIRPIN_PACKETS("packets hairpinned from LAN to LAN through the WAN address"),
+    NAT_FRAGMENTS("non-first fragments translated"),
+    NAT_UNSOLICITED_SYNS_HELD("unsolicited inbound SYNs held before an ICMP answer (RFC 5382 REQ-4)"),
+    NAT_TO_ROUTER("packets to the WAN address left to the router itself"),
+    ICMP_SENT("ICMP errors passgate sent"),
+    ICMP_RATE_LIMITED("ICMP errors not sent: rate limit"),
+
+    // drops by reason
+    DROP_MALFORMED("dropped: malformed IPv4 or transport header"),
+    DROP_NOT_IPV4("dropped: not IPv4"),
+    DROP_NO_MAPPING("dropped: inbound, no mapping"),
+    DROP_FILTERED("dropped: inbound, refused by the mapping's filter"),
+    DROP_TABLE_FULL("dropped: session table full (ICMP 3/13 sent)"),
+    DROP_PORTS_EXHAUSTED("dropped: no external port free (ICMP 3/13 sent)"),
+    DROP_CONFLICT("dropped: protocol without ports already mapped to another client for that server"),
+    DROP_FRAGMENT_NO_STATE("dropped: fragment of a datagram whose first fragment was not seen"),
+    DROP_UNTRANSLATABLE("dropped: LAN packet that cannot be translated"),
+
+    // liveness
+    DUTY_CYCLES("dataplane duty cycles"),
+    LAST_DUTY_CYCLE_MS("epoch ms of the last duty cycle");
+
+    private final String description;
+
+    Counter(final String description)
+    {
+        this.description = description;
+    }
+
+    public String description()
+    {
+        return description;
+    }
+
+    /** The name in metrics and passgatectl output: lower case with dashes. */
+    public String label()
+    {
+        return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
+
+    private static final Counter[] VALUES = values();
+
+    public static Counter byIndex(final int index)
+    {
+        return VALUES[index];
+    }
+
+    public static int count()
+    {
+        return VALUES.length;
+    }
+}

@@ -1,0 +1,265 @@
+package io.passgate.daemon;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import io.passgate.config.PassgateContext;
+import io.passgate.counters.CountersFile;
+import io.passgate.dataplane.Dataplane;
+import io.passgate.dataplane.ForwardHandler;
+import io.passgate.nat.NatConfig;
+import io.passgate.nat.NatEngine;
+import io.passgate.nat.NatHandler;
+import io.passgate.nat.RawSocketSink;
+import io.passgate.sys.Interfaces;
+import io.passgate.nfq.QueueConfig;
+import io.passgate.nft.AliveHeartbeat;
+import io.passgate.nft.Firewall;
+import io.passgate.nft.QueueBackend;
+import io.passgate.nft.RulesetSpec;
+import io.passgate.wire.Ipv4Header;
+import org.agrona.concurrent.SystemEpochClock;
+import org.tinylog.Logger;
+
+/**
+ * The daemon's life: bind the queues, apply the rules, run the dataplane, and on stop remove what it
+ * installed (leaving the fail-mode fallback unless on-stop = remove) and leave nothing running.
+ */
+public final class Daemon implements AutoCloseable
+{
+    private final PassgateContext ctx;
+    private final Firewall firewall;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private RulesetSpec spec;
+    private CountersFile countersFile;
+    private Dataplane dataplane;
+    private AliveHeartbeat heartbeat;
+    private Thread controlThread;
+    private final List<RawSocketSink> sinks = new ArrayList<>();
+    private volatile boolean running;
+    private boolean closed;
+
+    public Daemon(final PassgateContext ctx, final Firewall firewall)
+    {
+        this.ctx = ctx;
+        this.firewall = firewall;
+    }
+
+    public RulesetSpec spec()
+    {
+        return spec;
+    }
+
+    public Dataplane dataplane()
+    {
+        return dataplane;
+    }
+
+    /** Resolves the queue backend and renders the rule specification, without touching the system. */
+    public static RulesetSpec specFor(final PassgateContext ctx, final Firewall firewall) throws IOException
+    {
+        final QueueBackend backend = switch (ctx.rulesBackend())
+        {
+            case "nft" -> QueueBackend.NFT;
+            case "iptables" -> QueueBackend.IPTABLES;
+            default -> firewall.detectBackend();
+        };
+        return new RulesetSpec(ctx.lanInterface(), ctx.wanInterface(), ctx.wanAddress(), ctx.queueBase(),
+            ctx.threads(), ctx.failOpen(), ctx.translate(), backend, ctx.hairpinMark(), ctx.aliveTimeoutMs());
+    }
+
+    public void start() throws IOException
+    {
+        final long startMs = System.currentTimeMillis();
+        Logger.info("passgate starting: LAN {} ({}), WAN {} ({}), mode {}, fail-{}, {} thread(s)",
+            ctx.lanInterface(), Ipv4Header.format(ctx.lanAddress()), ctx.wanInterface(),
+            Ipv4Header.format(ctx.wanAddress()), ctx.translate() ? "nat" : "forward", ctx.failOpen() ? "open" : "closed",
+            ctx.threads());
+        spec = specFor(ctx, firewall);
+        Files.createDirectories(ctx.runtimeDir());
+        Files.writeString(ctx.runtimeDir().resolve("passgate.pid"), ProcessHandle.current().pid() + "\n");
+        countersFile = CountersFile.create(ctx.runtimeDir().resolve("counters"), ctx.threads(),
+            ProcessHandle.current().pid(), startMs);
+
+        prepareKernel();
+
+        final List<QueueConfig> queues = new ArrayList<>();
+        for (int i = 0; i < ctx.threads(); i++)
+        {
+            queues.add(new QueueConfig(ctx.queueBase() + i, ctx.queueBatch(), ctx.queueMaxLength(),
+                ctx.queueReceiveBuffer(), ctx.gso(), false));
+        }
+        final Dataplane.HandlerFactory handlers = ctx.translate() ? natHandlers(startMs)
+            : (shard, counters) -> new ForwardHandler(counters);
+        dataplane = new Dataplane(queues, handlers, countersFile, SystemEpochClock.INSTANCE, ctx.idlePollMs());
+        Logger.info("bound queue(s) {}-{}", spec.queueBase(), spec.lastQueue());
+        dataplane.start();
+        if (spec.failOpen() && spec.translate())
+        {
+            heartbeat = new AliveHeartbeat(ctx.aliveTimeoutMs());
+        }
+        firewall.apply(spec);
+        running = true;
+        controlThread = new Thread(this::controlLoop, "passgate-control");
+        controlThread.setDaemon(true);
+        controlThread.start();
+        Logger.info("passgate running (pid {})", ProcessHandle.current().pid());
+    }
+
+    private Dataplane.HandlerFactory natHandlers(final long startMs) throws IOException
+    {
+        final int lanIfIndex = Interfaces.indexOf(ctx.lanInterface());
+        final int mss = ctx.natMssClamp() < 0 ? Sysctl.interfaceMtu(ctx.wanInterface()) - 40 : ctx.natMssClamp();
+        final long seed = new SecureRandom().nextLong();
+        return (shard, counters) ->
+        {
+            final NatConfig config = new NatConfig(ctx.wanAddress(), ctx.lanAddress(), lanIfIndex, ctx.natMaxFlows(),
+                ctx.natPortMin(), ctx.natPortMax(), ctx.natPortParity(), ctx.natFiltering(),
+                ctx.natUdpTimeoutS() * 1000L, ctx.natTcpEstablishedTimeoutS() * 1000L,
+                ctx.natTcpTransitoryTimeoutS() * 1000L, ctx.natIcmpTimeoutS() * 1000L, mss,
+                ctx.natUnsolicitedSynIcmp(), ctx.hairpinMark(), shard, ctx.threads(), seed + shard);
+            final RawSocketSink sink = new RawSocketSink();
+            sinks.add(sink);
+            final NatEngine engine = new NatEngine(config, counters, sink, ctx.natIcmpRate(), startMs);
+            return new NatHandler(engine, counters);
+        };
+    }
+
+    private void prepareKernel()
+    {
+        if (!"1".equals(Sysctl.read("net.ipv4.ip_forward")))
+        {
+            Logger.warn("net.ipv4.ip_forward is 0: the kernel will not forward between LAN and WAN");
+        }
+        if (ctx.translate())
+        {
+            // hairpinned packets leave by the interface they came in on: the kernel must not send redirects
+            Sysctl.write("net.ipv4.conf.all.send_redirects", "0");
+            Sysctl.write("net.ipv4.conf." + ctx.lanInterface() + ".send_redirects", "0");
+        }
+    }
+
+    /** The control thread: the fail-open heartbeat, given only while every dataplane thread makes progress. */
+    private void controlLoop()
+    {
+        final long period = Math.max(100, ctx.aliveTimeoutMs() / 4);
+        boolean wasAlive = false;
+        while (running)
+        {
+            final long now = System.currentTimeMillis();
+            final boolean alive = dataplane.allAlive(now, Math.max(1000, ctx.aliveTimeoutMs() / 2));
+            if (heartbeat != null)
+            {
+                if (alive)
+                {
+                    if (!heartbeat.beat() && heartbeat.failures() % 20 == 1)
+                    {
+                        Logger.warn("heartbeat refused by the kernel (errno {}): is table inet passgate intact?",
+                            heartbeat.lastError());
+                    }
+                }
+            }
+            if (alive != wasAlive)
+            {
+                Logger.info(alive ? "dataplane alive: passgate owns the traffic" : "dataplane stalled: heartbeat withheld");
+                wasAlive = alive;
+            }
+            try
+            {
+                if (stopped.await(period, TimeUnit.MILLISECONDS))
+                {
+                    return;
+                }
+            }
+            catch (final InterruptedException e)
+            {
+                return;
+            }
+        }
+    }
+
+    public void awaitStop() throws InterruptedException
+    {
+        stopped.await();
+    }
+
+    public boolean isRunning()
+    {
+        return running;
+    }
+
+    @Override
+    public synchronized void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        running = false;
+        stopped.countDown();
+        Logger.info("passgate stopping");
+        if (controlThread != null)
+        {
+            try
+            {
+                controlThread.join(2000);
+            }
+            catch (final InterruptedException ignore)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (heartbeat != null)
+        {
+            try
+            {
+                heartbeat.release();
+            }
+            catch (final IOException e)
+            {
+                Logger.warn("could not empty the heartbeat set: {}", e.getMessage());
+            }
+            heartbeat.close();
+        }
+        if (spec != null)
+        {
+            try
+            {
+                firewall.remove(spec, !ctx.removeOnStop());
+                Logger.info(ctx.removeOnStop() || !spec.translate() ? "rules removed"
+                    : "queue rules removed; fail-" + (spec.failOpen() ? "open" : "closed") + " fallback left in table inet passgate");
+            }
+            catch (final IOException e)
+            {
+                Logger.error("removing rules: {}", e.getMessage());
+            }
+        }
+        if (dataplane != null)
+        {
+            dataplane.close();
+        }
+        for (final RawSocketSink sink : sinks)
+        {
+            sink.close();
+        }
+        if (countersFile != null)
+        {
+            countersFile.close();
+        }
+        try
+        {
+            Files.deleteIfExists(ctx.runtimeDir().resolve("passgate.pid"));
+        }
+        catch (final IOException ignore)
+        {
+            // best effort
+        }
+        Logger.info("passgate stopped");
+    }
+}

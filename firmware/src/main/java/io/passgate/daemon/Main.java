@@ -1,0 +1,258 @@
+package io.passgate.daemon;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Map;
+
+import io.passgate.config.ConfigException;
+import io.passgate.config.ConfigSource;
+import io.passgate.config.PassgateContext;
+import io.passgate.nft.Firewall;
+import io.passgate.nft.QueueBackend;
+import io.passgate.nft.RulesetRenderer;
+import io.passgate.nft.RulesetSpec;
+import org.tinylog.Logger;
+import org.tinylog.configuration.Configuration;
+import org.tinylog.provider.ProviderRegistry;
+
+/**
+ * {@code passgate}: the daemon's command line. Exit status 0 on a clean stop, 2 for a usage or configuration
+ * error, 1 when it could not start.
+ */
+public final class Main
+{
+    public static final String VERSION = "0.1.0";
+
+    static final String HELP = """
+        Usage: passgate [OPTIONS]
+        VPN-passthrough NAT gateway: NATs the LAN to the WAN through a Java NFQUEUE dataplane.
+
+        Options:
+          --config FILE          read settings from FILE (key = value lines; see passgate.conf)
+          --lan-if IFACE         LAN interface                     (key lan-interface)
+          --wan-if IFACE         WAN interface                     (key wan-interface)
+          --wan-address ADDR     WAN address, or 'auto' from the WAN interface (key wan-address)
+          --set KEY=VALUE        any other key (repeatable); command-line values override the file
+          --check-config         validate, print the effective settings and exit
+          --print-rules          print the nftables (and iptables) rules it would apply and exit
+          --remove-rules         remove table inet passgate and passgate's iptables chains, then exit
+          --version              print the version and exit
+          -h, --help             this text
+
+        With only --lan-if, --wan-if and --wan-address it runs on defaults, installs its rules and
+        forwards. SIGTERM or SIGINT stops it cleanly: its queue rules are removed and the fail-mode
+        fallback is left (kernel masquerade for fail-mode=open, LAN-to-WAN blocked for closed), or
+        nothing with on-stop=remove.
+
+        Keys and defaults:
+        """;
+
+    private Main()
+    {
+    }
+
+    public static void main(final String[] args)
+    {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    static int run(final String[] args, final PrintStream out, final PrintStream err)
+    {
+        final ConfigSource cli = new ConfigSource();
+        Path configFile = null;
+        String action = "run";
+        try
+        {
+            for (int i = 0; i < args.length; i++)
+            {
+                final String a = args[i];
+                switch (a)
+                {
+                    case "-h", "--help" ->
+                    {
+                        out.print(help());
+                        return 0;
+                    }
+                    case "--version" ->
+                    {
+                        out.println("passgate " + VERSION);
+                        return 0;
+                    }
+                    case "--config" -> configFile = Path.of(value(args, ++i, a));
+                    case "--lan-if" -> cli.set(PassgateContext.LAN_INTERFACE_PROP_NAME, value(args, ++i, a), "option --lan-if");
+                    case "--wan-if" -> cli.set(PassgateContext.WAN_INTERFACE_PROP_NAME, value(args, ++i, a), "option --wan-if");
+                    case "--wan-address" -> cli.set(PassgateContext.WAN_ADDRESS_PROP_NAME, value(args, ++i, a), "option --wan-address");
+                    case "--set" ->
+                    {
+                        final String kv = value(args, ++i, a);
+                        final int eq = kv.indexOf('=');
+                        if (eq <= 0)
+                        {
+                            throw new ConfigException("option --set: expected KEY=VALUE, got '" + kv + "'");
+                        }
+                        cli.set(kv.substring(0, eq).strip(), kv.substring(eq + 1).strip(), "option --set " + kv.substring(0, eq).strip());
+                    }
+                    case "--check-config" -> action = "check";
+                    case "--print-rules" -> action = "print";
+                    case "--remove-rules" -> action = "remove";
+                    default -> throw new ConfigException("unknown option '" + a + "' (see --help)");
+                }
+            }
+        }
+        catch (final ConfigException e)
+        {
+            err.println("passgate: " + e.getMessage());
+            return 2;
+        }
+
+        final PassgateContext ctx;
+        try
+        {
+            final ConfigSource source = configFile != null ? ConfigSource.load(configFile) : new ConfigSource();
+            for (final ConfigSource.Entry e : cli.entries().values())
+            {
+                source.set(e.key(), e.value(), e.origin());
+            }
+            if (action.equals("remove") && source.get(PassgateContext.LAN_INTERFACE_PROP_NAME) == null)
+            {
+                return remove(null, out, err);
+            }
+            ctx = new PassgateContext().conclude(source, PassgateContext.SYSTEM_RESOLVER);
+        }
+        catch (final ConfigException e)
+        {
+            err.println("passgate: " + e.getMessage());
+            return 2;
+        }
+
+        configureLogging(ctx.logLevel());
+        final Firewall firewall = new Firewall();
+        switch (action)
+        {
+            case "check" ->
+            {
+                for (final Map.Entry<String, String> e : ctx.effective().entrySet())
+                {
+                    out.println(e.getKey() + " = " + e.getValue());
+                }
+                return 0;
+            }
+            case "print" ->
+            {
+                try
+                {
+                    final RulesetSpec spec = Daemon.specFor(ctx, firewall);
+                    out.print(RulesetRenderer.nftScript(spec));
+                    if (spec.backend() == QueueBackend.IPTABLES)
+                    {
+                        out.print(RulesetRenderer.iptablesScript(spec));
+                    }
+                    return 0;
+                }
+                catch (final Exception e)
+                {
+                    err.println("passgate: " + e.getMessage());
+                    return 1;
+                }
+            }
+            case "remove" ->
+            {
+                return remove(ctx, out, err);
+            }
+            default ->
+            {
+                return runDaemon(ctx, firewall, err);
+            }
+        }
+    }
+
+    private static int remove(final PassgateContext ctx, final PrintStream out, final PrintStream err)
+    {
+        try
+        {
+            new Firewall().remove(null, false);
+            out.println("passgate: rules removed");
+            return 0;
+        }
+        catch (final Exception e)
+        {
+            err.println("passgate: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private static int runDaemon(final PassgateContext ctx, final Firewall firewall, final PrintStream err)
+    {
+        final Daemon daemon = new Daemon(ctx, firewall);
+        final Thread hook = new Thread(() ->
+        {
+            daemon.close();
+            try
+            {
+                ProviderRegistry.getLoggingProvider().shutdown();
+            }
+            catch (final InterruptedException ignore)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }, "passgate-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try
+        {
+            daemon.start();
+        }
+        catch (final Exception e)
+        {
+            Logger.error("cannot start: {}", e.getMessage());
+            err.println("passgate: cannot start: " + e.getMessage());
+            daemon.close();
+            return 1;
+        }
+        try
+        {
+            daemon.awaitStop();
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+        }
+        return 0;
+    }
+
+    private static String value(final String[] args, final int i, final String option) throws ConfigException
+    {
+        if (i >= args.length)
+        {
+            throw new ConfigException("option " + option + " needs a value");
+        }
+        return args[i];
+    }
+
+    static String help()
+    {
+        final StringBuilder b = new StringBuilder(HELP);
+        for (final Map.Entry<String, String> e : PassgateContext.DEFAULTS.entrySet())
+        {
+            b.append("  ").append(e.getKey()).append(" = ").append(e.getValue() == null ? "(required)" : e.getValue())
+                .append('\n');
+        }
+        return b.toString();
+    }
+
+    static void configureLogging(final String level)
+    {
+        try
+        {
+            Configuration.set("writer", "console");
+            Configuration.set("writer.format", "{date:yyyy-MM-dd HH:mm:ss.SSS} {level}: {message}");
+            Configuration.set("writer.level", level);
+            Configuration.set("writer.stream", "out");
+            Configuration.set("writingthread", "true");
+            Configuration.set("autoshutdown", "false");
+        }
+        catch (final UnsupportedOperationException ignore)
+        {
+            // already frozen (logging used before): keep what is set
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package io.passgate.dataplane;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.passgate.counters.CounterSet;
+import io.passgate.counters.CountersFile;
+import io.passgate.nfq.NfqueueChannel;
+import io.passgate.nfq.PacketHandler;
+import io.passgate.nfq.QueueConfig;
+import io.passgate.sys.Linux;
+import io.passgate.sys.Poller;
+import org.agrona.ErrorHandler;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.EpochClock;
+import org.tinylog.Logger;
+
+/**
+ * The NFQUEUE dataplane: one shard per configured thread, each a queue, a handler and an
+ * {@link AgentRunner} on its own thread, idling in poll(2). Every queue is bound before any rule sends
+ * packets to it.
+ */
+public final class Dataplane implements AutoCloseable
+{
+    /** What a shard's handler is made from. */
+    public interface HandlerFactory
+    {
+        PacketHandler create(int shard, CounterSet counters) throws IOException;
+    }
+
+    private final List<DataplaneAgent> agents = new ArrayList<>();
+    private final List<AgentRunner> runners = new ArrayList<>();
+    private final List<Poller> pollers = new ArrayList<>();
+    private final AtomicLong errors = new AtomicLong();
+    private volatile Throwable lastError;
+
+    /** Opens and binds every queue; nothing runs until {@link #start}. */
+    public Dataplane(final List<QueueConfig> queues, final HandlerFactory handlers, final CountersFile countersFile,
+        final EpochClock clock, final int idlePollMs) throws IOException
+    {
+        try
+        {
+            for (int shard = 0; shard < queues.size(); shard++)
+            {
+                final CounterSet counters = new CounterSet();
+                final NfqueueChannel channel = NfqueueChannel.open(queues.get(shard), counters);
+                final PacketHandler handler;
+                try
+                {
+                    handler = handlers.create(shard, counters);
+                }
+                catch (final IOException | RuntimeException e)
+                {
+                    channel.close();
+                    throw e;
+                }
+                final DataplaneAgent agent = new DataplaneAgent(shard, channel, handler, counters, countersFile, clock);
+                agents.add(agent);
+                final Poller poller = new Poller(1);
+                poller.add(channel.fd(), Linux.POLLIN);
+                pollers.add(poller);
+                final ErrorHandler onError = this::onError;
+                runners.add(new AgentRunner(new PollIdleStrategy(poller, idlePollMs), onError, null, agent));
+            }
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            close();
+            throw e;
+        }
+    }
+
+    private void onError(final Throwable t)
+    {
+        // an exception out of a duty cycle: counted and logged, the loop goes on; other flows are unharmed
+        if (errors.incrementAndGet() <= 10)
+        {
+            Logger.error(t, "dataplane error (the loop continues)");
+        }
+        lastError = t;
+    }
+
+    public void start()
+    {
+        for (final AgentRunner runner : runners)
+        {
+            final Thread thread = AgentRunner.startOnThread(runner);
+            thread.setName(runner.agent().roleName());
+        }
+    }
+
+    public List<DataplaneAgent> agents()
+    {
+        return agents;
+    }
+
+    public long errors()
+    {
+        return errors.get();
+    }
+
+    public Throwable lastError()
+    {
+        return lastError;
+    }
+
+    /** True when every shard completed a periodic tick within {@code maxAgeMs} of {@code nowMs}. */
+    public boolean allAlive(final long nowMs, final long maxAgeMs)
+    {
+        for (final DataplaneAgent agent : agents)
+        {
+            if (nowMs - agent.lastDutyCycleMs() > maxAgeMs)
+            {
+                return false;
+            }
+        }
+        return !agents.isEmpty();
+    }
+
+    @Override
+    public void close()
+    {
+        for (final AgentRunner runner : runners)
+        {
+            runner.close();   // waits for the thread; onClose closes the channel
+        }
+        if (runners.isEmpty())
+        {
+            for (final DataplaneAgent agent : agents)
+            {
+                agent.channel().close();
+            }
+        }
+        runners.clear();
+        for (final Poller poller : pollers)
+        {
+            poller.close();
+        }
+        pollers.clear();
+    }
+}

@@ -1,0 +1,1175 @@
+package io.passgate.nat;
+
+import java.nio.ByteOrder;
+import java.util.concurrent.TimeUnit;
+
+import io.passgate.config.PassgateContext.Filtering;
+import io.passgate.counters.Counter;
+import io.passgate.counters.CounterSet;
+import io.passgate.nfq.PacketHandler;
+import io.passgate.wire.Checksum;
+import io.passgate.wire.IcmpHeader;
+import io.passgate.wire.Ipv4Header;
+import io.passgate.wire.TcpHeader;
+import io.passgate.wire.UdpHeader;
+import org.agrona.DeadlineTimerWheel;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.collections.Long2LongHashMap;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The NAT: one shard's sessions, mappings and timers, and the translation of TCP, UDP, ICMP and
+ * port-less protocols between the LAN and the router's WAN address, as RFC 4787 (UDP), RFC 5382 (TCP),
+ * RFC 5508 (ICMP) and RFC 7857 ask. Split by direction: {@link #outbound} runs where the source is
+ * rewritten (postrouting), {@link #inbound} where the destination is (prerouting).
+ *
+ * <p>Everything is preallocated; the per-packet path allocates nothing. Time is the caller's cached clock
+ * (milliseconds), so tests drive it by hand. Session expiry is lazy: a packet only stores its time; the
+ * {@link DeadlineTimerWheel} entry of a session is checked when it fires and rescheduled if the session
+ * was used since.
+ *
+ * <p>Offload (planned): a settled session can later be handed to the kernel (a conntrack entry with its NAT
+ * through ctnetlink, or nft map rewrites keyed by Call ID/SPI) and withdrawn on expiry or switch-off;
+ * {@link #FLAG_OFFLOADED} is reserved in the session flags for that and nothing sets it yet.
+ */
+public final class NatEngine
+{
+    // session flags
+    public static final int FLAG_INBOUND_CREATED = 1;
+    public static final int FLAG_OFFLOADED = 1 << 1;
+    public static final int FLAG_HAIRPIN = 1 << 2;
+    public static final int FLAG_GENERIC = 1 << 3;
+
+    // TCP state bits in FlowTable.state
+    static final int TCP_SYN_OUT = 1;
+    static final int TCP_SYN_IN = 2;
+    static final int TCP_FIN_OUT = 4;
+    static final int TCP_FIN_IN = 8;
+    static final int TCP_RST = 16;
+    static final int TCP_ESTABLISHED = 32;
+
+    /** RFC 5382 REQ-4: an unsolicited SYN is not answered for at least 6 s. */
+    static final long UNSOLICITED_SYN_HOLD_MS = 6_000;
+    private static final int HELD_SYNS = 64;
+    private static final int HELD_QUOTE = 68;
+    private static final int FRAGMENT_CACHE = 256;
+
+    private final NatConfig config;
+    private final CounterSet counters;
+    private final IcmpSender icmpSender;
+    private final FlowTable flows;
+    private final MappingTable mappings;
+    /** Address-dependent filtering: (mapping, remote address) to the number of sessions with it. */
+    private final Long2LongHashMap permissions;
+    private final DeadlineTimerWheel timers;
+    private final Long2LongHashMap timerFlows;
+    private final DeadlineTimerWheel.TimerHandler onTimer = this::onTimerExpiry;
+    private Alg[] algs = new Alg[0];
+
+    private final Ipv4Header ip = new Ipv4Header();
+    private final TcpHeader tcp = new TcpHeader();
+    private final UdpHeader udp = new UdpHeader();
+    private final IcmpHeader icmp = new IcmpHeader();
+    private final Ipv4Header inner = new Ipv4Header();
+
+    // held unsolicited SYNs: remote address, remote port, external port, deadline, quoted header
+    private final int[] heldRemAddr = new int[HELD_SYNS];
+    private final int[] heldRemPort = new int[HELD_SYNS];
+    private final int[] heldExtPort = new int[HELD_SYNS];
+    private final long[] heldDeadline = new long[HELD_SYNS];
+    private final int[] heldLength = new int[HELD_SYNS];
+    private final UnsafeBuffer heldQuotes = new UnsafeBuffer(new byte[HELD_SYNS * HELD_QUOTE]);
+    private int heldNext;
+
+    // inbound fragments: (source, identification, protocol) of a translated first fragment to its LAN host
+    private final long[] fragmentKey = new long[FRAGMENT_CACHE];
+    private final int[] fragmentHost = new int[FRAGMENT_CACHE];
+    private final long[] fragmentExpiry = new long[FRAGMENT_CACHE];
+
+    private long now;
+    private boolean partial;
+    private boolean hairpinned;
+    private int lastFlow = FlowTable.NONE;
+
+    public NatEngine(final NatConfig config, final CounterSet counters, final PacketSink sink, final int icmpRate,
+        final long startMs)
+    {
+        this.config = config;
+        this.counters = counters;
+        this.icmpSender = new IcmpSender(sink, counters, icmpRate);
+        this.flows = new FlowTable(config.maxFlows(), config.seed());
+        this.mappings = new MappingTable(config.maxFlows(), config.portMin(), config.portMax(), config.parity(),
+            config.shard(), config.shards(), config.seed() * 31 + 7);
+        final int mapCapacity = Math.max(16, Integer.highestOneBit(config.maxFlows() * 2) << 1);
+        this.permissions = new Long2LongHashMap(mapCapacity, 0.65f, 0L, true);
+        this.timerFlows = new Long2LongHashMap(mapCapacity, 0.65f, -1L, true);
+        this.timers = new DeadlineTimerWheel(TimeUnit.MILLISECONDS, startMs, 1024, 512, 64);
+        this.now = startMs;
+        if (config.shards() > 1)
+        {
+            // the helpers' UDP ports belong to the first shard (the queue rules send their traffic there)
+            for (final int port : new int[] {500, 1701, 4500})
+            {
+                mappings.reserve(Protocols.SPACE_UDP, port, config.shard() != 0);
+            }
+        }
+    }
+
+    /** Registers a passthrough helper; called before the first packet. */
+    public void register(final Alg alg)
+    {
+        final Alg[] grown = new Alg[algs.length + 1];
+        System.arraycopy(algs, 0, grown, 0, algs.length);
+        grown[algs.length] = alg;
+        algs = grown;
+        alg.attach(this, algs.length);
+    }
+
+    public NatConfig config()
+    {
+        return config;
+    }
+
+    public FlowTable flows()
+    {
+        return flows;
+    }
+
+    public MappingTable mappings()
+    {
+        return mappings;
+    }
+
+    public CounterSet counters()
+    {
+        return counters;
+    }
+
+    public IcmpSender icmpSender()
+    {
+        return icmpSender;
+    }
+
+    public long now()
+    {
+        return now;
+    }
+
+    /** The session the last translated packet belonged to (for tests and helpers). */
+    public int lastFlow()
+    {
+        return lastFlow;
+    }
+
+    // ------------------------------------------------------------------------------------------- outbound
+
+    /**
+     * A packet leaving by the WAN (or, with {@code hairpin}, going back to the LAN after {@link #inbound}
+     * rewrote its destination): rewrite its source to the WAN address and the mapped port.
+     */
+    public int outbound(final MutableDirectBuffer buffer, final int offset, final int length,
+        final boolean partialChecksum, final boolean hairpin, final long nowMs)
+    {
+        now = nowMs;
+        partial = partialChecksum;
+        lastFlow = FlowTable.NONE;
+        if (!ip.wrap(buffer, offset, length))
+        {
+            counters.increment(Counter.DROP_MALFORMED);
+            return PacketHandler.VERDICT_DROP;
+        }
+        final int src = ip.source();
+        if (src == config.wanAddress())
+        {
+            return PacketHandler.VERDICT_ACCEPT;
+        }
+        if (ip.fragmentOffset() > 0)
+        {
+            // later fragments carry no ports: the source address is all there is to translate
+            ip.source(config.wanAddress());
+            counters.increment(Counter.NAT_FRAGMENTS);
+            return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+        }
+        final int proto = ip.protocol();
+        switch (proto)
+        {
+            case Protocols.TCP, Protocols.UDP:
+                return outboundPorts(proto, src, hairpin);
+            case Protocols.ICMP:
+                return outboundIcmp(src);
+            default:
+                return outboundOther(proto, src);
+        }
+    }
+
+    private int outboundPorts(final int proto, final int src, final boolean hairpin)
+    {
+        final boolean isTcp = proto == Protocols.TCP;
+        if (isTcp ? !tcp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength())
+            : !udp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength()))
+        {
+            counters.increment(Counter.DROP_MALFORMED);
+            return PacketHandler.VERDICT_DROP;
+        }
+        final int sport = isTcp ? tcp.sourcePort() : udp.sourcePort();
+        int dst = ip.destination();
+        int dport = isTcp ? tcp.destinationPort() : udp.destinationPort();
+        if (hairpin)
+        {
+            // the peer is the other client's external endpoint: the WAN address and its mapped port
+            final int peer = mappings.find(proto, dst, dport);
+            dport = peer >= 0 ? mappings.extPort(peer) : dport;
+            dst = config.wanAddress();
+        }
+        final int tcpFlags = isTcp ? tcp.flags() : 0;
+        int f = flows.findOutbound(proto, src, sport, dst, dport);
+        if (f == FlowTable.NONE)
+        {
+            f = createOutbound(proto, src, sport, dst, dport, isTcp && (tcpFlags & TcpHeader.SYN) == 0);
+            if (f < 0)
+            {
+                return PacketHandler.VERDICT_DROP;
+            }
+            if (hairpin)
+            {
+                flows.flags[f] |= FLAG_HAIRPIN;
+            }
+        }
+        lastFlow = f;
+        touchOut(f);
+        if (isTcp)
+        {
+            tcpTrack(f, tcpFlags, true);
+        }
+        final int wan = config.wanAddress();
+        final int ext = flows.extPort[f];
+        ip.source(wan);
+        if (isTcp)
+        {
+            tcp.addressChanged(src, wan, partial).sourcePort(ext, partial);
+            if ((tcpFlags & TcpHeader.SYN) != 0)
+            {
+                clampMss();
+            }
+        }
+        else
+        {
+            udp.addressChanged(src, wan, partial).sourcePort(ext, partial);
+        }
+        if (hairpin)
+        {
+            counters.increment(Counter.NAT_HAIRPIN_PACKETS);
+        }
+        final int a = flows.alg[f];
+        if (a != 0)
+        {
+            final int v = algs[a - 1].outbound(f, ip, ip.payloadOffset(), ip.payloadLength(), partial, now);
+            if (v != Alg.CONTINUE)
+            {
+                return v;
+            }
+        }
+        return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+    }
+
+    private void clampMss()
+    {
+        if (config.mssClamp() > 0 && tcp.clampMss(config.mssClamp(), partial))
+        {
+            counters.increment(Counter.NAT_MSS_CLAMPED);
+        }
+    }
+
+    private void touchOut(final int f)
+    {
+        flows.lastSeen[f] = now;
+        flows.packetsOut[f]++;
+        flows.bytesOut[f] += ip.totalLength();
+    }
+
+    private void touchIn(final int f)
+    {
+        flows.lastSeen[f] = now;
+        flows.packetsIn[f]++;
+        flows.bytesIn[f] += ip.totalLength();
+    }
+
+    /**
+     * Finds or creates the mapping for (proto, src, sport) and a session to (dst, dport). On failure sends
+     * ICMP 3/13 to the client, counts, and returns -1.
+     */
+    private int createOutbound(final int proto, final int src, final int sport, final int dst, final int dport,
+        final boolean tcpPickup)
+    {
+        if (!makeRoom())
+        {
+            refuse(Counter.DROP_TABLE_FULL, src);
+            return -1;
+        }
+        final int space = Protocols.space(proto);
+        int m = mappings.find(proto, src, sport);
+        if (m < 0)
+        {
+            m = mappings.create(proto, space, src, sport);
+            if (m < 0)
+            {
+                refuse(mappings.isFull() ? Counter.DROP_TABLE_FULL : Counter.DROP_PORTS_EXHAUSTED, src);
+                return -1;
+            }
+            counters.increment(Counter.NAT_MAPPINGS_CREATED);
+            counters.increment(mappings.lastPreserved() ? Counter.NAT_PORTS_PRESERVED : Counter.NAT_PORTS_RANDOM);
+        }
+        final int f = newFlow(proto, src, sport, mappings.extPort(m), dst, dport, m);
+        if (tcpPickup)
+        {
+            flows.state[f] = TCP_SYN_OUT | TCP_SYN_IN | TCP_ESTABLISHED;
+            counters.increment(Counter.NAT_TCP_PICKUPS);
+        }
+        for (int i = 0; i < algs.length; i++)
+        {
+            if (algs[i].claims(proto, dport))
+            {
+                flows.alg[f] = i + 1;
+                break;
+            }
+        }
+        schedule(f);
+        return f;
+    }
+
+    private int newFlow(final int proto, final int src, final int sport, final int ext, final int dst,
+        final int dport, final int m)
+    {
+        final int f = flows.insert(proto, src, sport, ext, dst, dport, m, now);
+        if (m >= 0)
+        {
+            mappings.addFlow(m);
+            permissions.put(permissionKey(m, dst), permissions.get(permissionKey(m, dst)) + 1);
+        }
+        counters.increment(Counter.NAT_FLOWS_CREATED);
+        counters.set(Counter.NAT_FLOWS_LIVE, flows.size());
+        counters.set(Counter.NAT_MAPPINGS_LIVE, mappings.size());
+        return f;
+    }
+
+    /** Frees a slot when the table is full by evicting the oldest transitory session; false if none. */
+    private boolean makeRoom()
+    {
+        if (!flows.isFull())
+        {
+            return true;
+        }
+        final int victim = flows.oldestTransitory();
+        if (victim == FlowTable.NONE)
+        {
+            return false;
+        }
+        removeFlow(victim);
+        counters.increment(Counter.NAT_FLOWS_EVICTED);
+        return true;
+    }
+
+    private void refuse(final Counter reason, final int client)
+    {
+        counters.increment(reason);
+        // RFC 5508 / RFC 4787: tell the client at once that no mapping can be made (3/13)
+        icmpSender.sendError(IcmpHeader.DESTINATION_UNREACHABLE, IcmpHeader.CODE_ADMIN_PROHIBITED,
+            config.lanAddress(), client, ip, now);
+    }
+
+    private static long permissionKey(final int mapping, final int remote)
+    {
+        return ((long)mapping << 32) | (remote & 0xFFFF_FFFFL);
+    }
+
+    private int outboundIcmp(final int src)
+    {
+        if (!icmp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength()))
+        {
+            counters.increment(Counter.DROP_MALFORMED);
+            return PacketHandler.VERDICT_DROP;
+        }
+        final int type = icmp.type();
+        if (IcmpHeader.isQueryRequest(type))
+        {
+            final int id = icmp.identifier();
+            final int dst = ip.destination();
+            int f = flows.findOutbound(Protocols.ICMP, src, id, dst, 0);
+            if (f == FlowTable.NONE)
+            {
+                f = createOutbound(Protocols.ICMP, src, id, dst, 0, false);
+                if (f < 0)
+                {
+                    return PacketHandler.VERDICT_DROP;
+                }
+            }
+            lastFlow = f;
+            touchOut(f);
+            ip.source(config.wanAddress());
+            icmp.identifier(flows.extPort[f]);
+            return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+        }
+        if (IcmpHeader.isError(type))
+        {
+            return translateErrorOutbound(src);
+        }
+        // a query reply from the LAN answers nothing passgate mapped: it cannot leave with a LAN address
+        counters.increment(Counter.DROP_UNTRANSLATABLE);
+        return PacketHandler.VERDICT_DROP;
+    }
+
+    /**
+     * A LAN host's ICMP error about a packet it received from outside: the embedded packet is (remote to
+     * the host's internal endpoint); make it (remote to the WAN endpoint), the outer source the WAN address.
+     */
+    private int translateErrorOutbound(final int src)
+    {
+        if (!wrapInner())
+        {
+            counters.increment(Counter.DROP_UNTRANSLATABLE);
+            return PacketHandler.VERDICT_DROP;
+        }
+        final int proto = inner.protocol();
+        final int innerSrc = inner.source();
+        final int innerDst = inner.destination();
+        final int at = inner.payloadOffset();
+        final int available = icmp.offset() + icmp.length() - at;
+        int f = FlowTable.NONE;
+        if ((proto == Protocols.TCP || proto == Protocols.UDP) && available >= 4)
+        {
+            final int innerSport = port(at);
+            final int innerDport = port(at + 2);
+            f = flows.findOutbound(proto, innerDst, innerDport, innerSrc, innerSport);
+            if (f != FlowTable.NONE)
+            {
+                rewriteInnerPort(at + 2, innerDport, flows.extPort[f], proto, available, 2);
+            }
+        }
+        else if (proto == Protocols.ICMP && available >= 8)
+        {
+            final int id = port(at + 4);
+            f = flows.findOutbound(Protocols.ICMP, innerDst, id, innerSrc, 0);
+            if (f != FlowTable.NONE)
+            {
+                setInnerWord(at + 4, id, flows.extPort[f]);
+                innerIcmpChecksumFix(at, available, id, flows.extPort[f]);
+            }
+        }
+        else
+        {
+            f = flows.findOutbound(proto, innerDst, 0, innerSrc, 0);
+        }
+        if (f == FlowTable.NONE)
+        {
+            counters.increment(Counter.DROP_UNTRANSLATABLE);
+            return PacketHandler.VERDICT_DROP;
+        }
+        lastFlow = f;
+        final int wan = config.wanAddress();
+        rewriteInnerAddress(Ipv4Header.DESTINATION_OFFSET, innerDst, wan, proto, at, available);
+        ip.source(wan);
+        counters.increment(Counter.NAT_ICMP_ERRORS_TRANSLATED);
+        return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+    }
+
+    /** Protocols without ports: a helper's, or address-only NAT keyed by (protocol, client, server). */
+    private int outboundOther(final int proto, final int src)
+    {
+        for (final Alg alg : algs)
+        {
+            final int v = alg.outboundOther(ip, now);
+            if (v != Alg.CONTINUE)
+            {
+                return v;
+            }
+        }
+        final int dst = ip.destination();
+        int f = flows.findOutbound(proto, src, 0, dst, 0);
+        if (f == FlowTable.NONE)
+        {
+            if (flows.findInbound(proto, 0, dst, 0) != FlowTable.NONE)
+            {
+                // another client already talks this protocol with that server: replies could not be told apart
+                counters.increment(Counter.DROP_CONFLICT);
+                return PacketHandler.VERDICT_DROP;
+            }
+            if (!makeRoom())
+            {
+                refuse(Counter.DROP_TABLE_FULL, src);
+                return PacketHandler.VERDICT_DROP;
+            }
+            f = newFlow(proto, src, 0, 0, dst, 0, -1);
+            flows.flags[f] |= FLAG_GENERIC;
+            schedule(f);
+        }
+        lastFlow = f;
+        touchOut(f);
+        ip.source(config.wanAddress());
+        return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+    }
+
+    // -------------------------------------------------------------------------------------------- inbound
+
+    /**
+     * A packet to the WAN address (from the WAN, or from the LAN: a hairpin): rewrite its destination to
+     * the internal endpoint of its mapping, or refuse it.
+     *
+     * @param fromLan the packet arrived on the LAN interface
+     * @return a verdict; for a hairpin, {@link #hairpinMark()} must be set on the packet
+     */
+    public int inbound(final MutableDirectBuffer buffer, final int offset, final int length,
+        final boolean partialChecksum, final boolean fromLan, final long nowMs)
+    {
+        now = nowMs;
+        partial = partialChecksum;
+        lastFlow = FlowTable.NONE;
+        hairpinned = false;
+        if (!ip.wrap(buffer, offset, length))
+        {
+            counters.increment(Counter.DROP_MALFORMED);
+            return PacketHandler.VERDICT_DROP;
+        }
+        if (ip.destination() != config.wanAddress())
+        {
+            return PacketHandler.VERDICT_ACCEPT;
+        }
+        if (ip.fragmentOffset() > 0)
+        {
+            return inboundFragment();
+        }
+        final int proto = ip.protocol();
+        switch (proto)
+        {
+            case Protocols.TCP, Protocols.UDP:
+                return fromLan ? hairpin(proto) : inboundPorts(proto);
+            case Protocols.ICMP:
+                return fromLan ? toRouter() : inboundIcmp();
+            default:
+                return fromLan ? toRouter() : inboundOther(proto);
+        }
+    }
+
+    /** Whether the last {@link #inbound} turned the packet around to the LAN (the caller marks it). */
+    public boolean hairpinned()
+    {
+        return hairpinned;
+    }
+
+    private int toRouter()
+    {
+        counters.increment(Counter.NAT_TO_ROUTER);
+        return PacketHandler.VERDICT_ACCEPT;
+    }
+
+    private int inboundPorts(final int proto)
+    {
+        final boolean isTcp = proto == Protocols.TCP;
+        if (isTcp ? !tcp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength())
+            : !udp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength()))
+        {
+            counters.increment(Counter.DROP_MALFORMED);
+            return PacketHandler.VERDICT_DROP;
+        }
+        final int src = ip.source();
+        final int sport = isTcp ? tcp.sourcePort() : udp.sourcePort();
+        final int dport = isTcp ? tcp.destinationPort() : udp.destinationPort();
+        final int tcpFlags = isTcp ? tcp.flags() : 0;
+        int f = flows.findInbound(proto, dport, src, sport);
+        if (f == FlowTable.NONE)
+        {
+            final int m = mappings.byExternal(Protocols.space(proto), dport);
+            if (m < 0 || mappings.protocol(m) != proto)
+            {
+                return unsolicited(isTcp, tcpFlags, src, sport, dport, Counter.DROP_NO_MAPPING);
+            }
+            if (!filterAllows(m, src))
+            {
+                return unsolicited(isTcp, tcpFlags, src, sport, dport, Counter.DROP_FILTERED);
+            }
+            if (!makeRoom())
+            {
+                counters.increment(Counter.DROP_TABLE_FULL);
+                return PacketHandler.VERDICT_DROP;
+            }
+            f = newFlow(proto, mappings.intAddr(m), mappings.intPort(m), dport, src, sport, m);
+            flows.flags[f] |= FLAG_INBOUND_CREATED;
+            // a session opened from outside through an open filter belongs to the helper of the mapping's
+            // other sessions, if any: helpers claim by the remote port, which for L2TP can change
+            for (int i = 0; i < algs.length; i++)
+            {
+                if (algs[i].claims(proto, sport))
+                {
+                    flows.alg[f] = i + 1;
+                    break;
+                }
+            }
+            schedule(f);
+        }
+        lastFlow = f;
+        touchIn(f);
+        if (isTcp)
+        {
+            tcpTrack(f, tcpFlags, false);
+        }
+        final int host = flows.intAddr[f];
+        final int hostPort = flows.intPort[f];
+        final int wan = config.wanAddress();
+        ip.destination(host);
+        if (isTcp)
+        {
+            tcp.addressChanged(wan, host, partial).destinationPort(hostPort, partial);
+            if ((tcpFlags & TcpHeader.SYN) != 0)
+            {
+                clampMss();
+            }
+        }
+        else
+        {
+            udp.addressChanged(wan, host, partial).destinationPort(hostPort, partial);
+        }
+        if (ip.moreFragments())
+        {
+            rememberFragment(host);
+        }
+        final int a = flows.alg[f];
+        if (a != 0)
+        {
+            final int v = algs[a - 1].inbound(f, ip, ip.payloadOffset(), ip.payloadLength(), partial, now);
+            if (v != Alg.CONTINUE)
+            {
+                return v;
+            }
+        }
+        return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+    }
+
+    private boolean filterAllows(final int m, final int remote)
+    {
+        final Filtering filtering = config.filtering();
+        return filtering == Filtering.ENDPOINT_INDEPENDENT
+            || (filtering == Filtering.ADDRESS_DEPENDENT && permissions.get(permissionKey(m, remote)) > 0);
+    }
+
+    /** Counts and drops; an unsolicited SYN is held for a delayed port unreachable (RFC 5382 REQ-4). */
+    private int unsolicited(final boolean isTcp, final int tcpFlags, final int src, final int sport, final int dport,
+        final Counter reason)
+    {
+        counters.increment(reason);
+        if (isTcp && config.unsolicitedSynIcmp() && (tcpFlags & (TcpHeader.SYN | TcpHeader.ACK)) == TcpHeader.SYN)
+        {
+            final int slot = heldNext;
+            heldNext = (heldNext + 1) % HELD_SYNS;
+            heldRemAddr[slot] = src;
+            heldRemPort[slot] = sport;
+            heldExtPort[slot] = dport;
+            heldDeadline[slot] = now + UNSOLICITED_SYN_HOLD_MS;
+            final int quote = Math.min(HELD_QUOTE, Math.min(ip.totalLength(), ip.headerLength() + 8));
+            heldLength[slot] = quote;
+            heldQuotes.putBytes(slot * HELD_QUOTE, ip.buffer(), ip.offset(), quote);
+            counters.increment(Counter.NAT_UNSOLICITED_SYNS_HELD);
+        }
+        return PacketHandler.VERDICT_DROP;
+    }
+
+    /**
+     * A LAN client sending to the WAN address and a mapped port: turn the packet to the mapping's internal
+     * endpoint (its source is rewritten on the way out by the postrouting hook, see {@link #outbound}).
+     */
+    private int hairpin(final int proto)
+    {
+        final boolean isTcp = proto == Protocols.TCP;
+        if (isTcp ? !tcp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength())
+            : !udp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength()))
+        {
+            counters.increment(Counter.DROP_MALFORMED);
+            return PacketHandler.VERDICT_DROP;
+        }
+        final int dport = isTcp ? tcp.destinationPort() : udp.destinationPort();
+        final int m = mappings.byExternal(Protocols.space(proto), dport);
+        if (m < 0 || mappings.protocol(m) != proto)
+        {
+            return toRouter();
+        }
+        final Filtering filtering = config.filtering();
+        boolean allowed = filtering == Filtering.ENDPOINT_INDEPENDENT
+            || (filtering == Filtering.ADDRESS_DEPENDENT && permissions.get(permissionKey(m, config.wanAddress())) > 0);
+        if (filtering == Filtering.ADDRESS_AND_PORT_DEPENDENT)
+        {
+            final int sport = isTcp ? tcp.sourcePort() : udp.sourcePort();
+            final int peer = mappings.find(proto, ip.source(), sport);
+            allowed = peer >= 0
+                && flows.findInbound(proto, dport, config.wanAddress(), mappings.extPort(peer)) != FlowTable.NONE;
+        }
+        if (!allowed)
+        {
+            counters.increment(Counter.DROP_FILTERED);
+            return PacketHandler.VERDICT_DROP;
+        }
+        final int host = mappings.intAddr(m);
+        final int hostPort = mappings.intPort(m);
+        final int wan = config.wanAddress();
+        ip.destination(host);
+        if (isTcp)
+        {
+            tcp.addressChanged(wan, host, partial).destinationPort(hostPort, partial);
+        }
+        else
+        {
+            udp.addressChanged(wan, host, partial).destinationPort(hostPort, partial);
+        }
+        hairpinned = true;
+        return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+    }
+
+    public int hairpinMark()
+    {
+        return config.hairpinMark();
+    }
+
+    private int inboundIcmp()
+    {
+        if (!icmp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength()))
+        {
+            counters.increment(Counter.DROP_MALFORMED);
+            return PacketHandler.VERDICT_DROP;
+        }
+        final int type = icmp.type();
+        if (IcmpHeader.isQueryReply(type))
+        {
+            final int f = flows.findInbound(Protocols.ICMP, icmp.identifier(), ip.source(), 0);
+            if (f == FlowTable.NONE)
+            {
+                return toRouter();
+            }
+            lastFlow = f;
+            touchIn(f);
+            ip.destination(flows.intAddr[f]);
+            icmp.identifier(flows.intPort[f]);
+            return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+        }
+        if (IcmpHeader.isError(type))
+        {
+            return translateErrorInbound();
+        }
+        return toRouter();
+    }
+
+    /**
+     * An ICMP error about a packet passgate translated on its way out: the embedded packet is (WAN endpoint
+     * to remote); make it (internal endpoint to remote) and send it to the internal host. The session is
+     * not ended (RFC 4787 REQ-12, RFC 5382 REQ-8).
+     */
+    private int translateErrorInbound()
+    {
+        if (!wrapInner() || inner.source() != config.wanAddress())
+        {
+            // not about a translated packet: the router's own business
+            return toRouter();
+        }
+        final int proto = inner.protocol();
+        final int remote = inner.destination();
+        final int at = inner.payloadOffset();
+        final int available = icmp.offset() + icmp.length() - at;
+        int f = FlowTable.NONE;
+        if ((proto == Protocols.TCP || proto == Protocols.UDP) && available >= 4)
+        {
+            final int sport = port(at);
+            final int dport = port(at + 2);
+            f = flows.findInbound(proto, sport, remote, dport);
+            if (f != FlowTable.NONE)
+            {
+                rewriteInnerPort(at, sport, flows.intPort[f], proto, available, 0);
+            }
+        }
+        else if (proto == Protocols.ICMP && available >= 8)
+        {
+            final int id = port(at + 4);
+            f = flows.findInbound(Protocols.ICMP, id, remote, 0);
+            if (f != FlowTable.NONE)
+            {
+                setInnerWord(at + 4, id, flows.intPort[f]);
+                innerIcmpChecksumFix(at, available, id, flows.intPort[f]);
+            }
+        }
+        else
+        {
+            f = flows.findInbound(proto, 0, remote, 0);
+        }
+        int host = f != FlowTable.NONE ? flows.intAddr[f] : 0;
+        for (int i = 0; host == 0 && i < algs.length; i++)
+        {
+            host = algs[i].icmpErrorHost(inner, at, available);
+        }
+        if (host == 0)
+        {
+            return toRouter();
+        }
+        lastFlow = f;
+        rewriteInnerAddress(Ipv4Header.SOURCE_OFFSET, config.wanAddress(), host, proto, at, available);
+        ip.destination(host);
+        counters.increment(Counter.NAT_ICMP_ERRORS_TRANSLATED);
+        return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+    }
+
+    private int inboundOther(final int proto)
+    {
+        for (final Alg alg : algs)
+        {
+            final int v = alg.inboundOther(ip, now);
+            if (v != Alg.CONTINUE)
+            {
+                return v;
+            }
+        }
+        final int f = flows.findInbound(proto, 0, ip.source(), 0);
+        if (f == FlowTable.NONE || (flows.flags[f] & FLAG_GENERIC) == 0)
+        {
+            counters.increment(Counter.DROP_NO_MAPPING);
+            return PacketHandler.VERDICT_DROP;
+        }
+        lastFlow = f;
+        touchIn(f);
+        ip.destination(flows.intAddr[f]);
+        if (ip.moreFragments())
+        {
+            rememberFragment(flows.intAddr[f]);
+        }
+        return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+    }
+
+    // ------------------------------------------------------------------------------------ fragments
+
+    private long fragmentKey()
+    {
+        return ((ip.source() & 0xFFFF_FFFFL) << 24) ^ ((long)ip.identification() << 8) ^ ip.protocol();
+    }
+
+    private void rememberFragment(final int host)
+    {
+        final long key = fragmentKey();
+        final int slot = (int)(key ^ (key >>> 17)) & (FRAGMENT_CACHE - 1);
+        fragmentKey[slot] = key;
+        fragmentHost[slot] = host;
+        fragmentExpiry[slot] = now + 30_000;
+    }
+
+    private int inboundFragment()
+    {
+        final long key = fragmentKey();
+        final int slot = (int)(key ^ (key >>> 17)) & (FRAGMENT_CACHE - 1);
+        if (fragmentKey[slot] != key || fragmentExpiry[slot] < now)
+        {
+            counters.increment(Counter.DROP_FRAGMENT_NO_STATE);
+            return PacketHandler.VERDICT_DROP;
+        }
+        ip.destination(fragmentHost[slot]);
+        counters.increment(Counter.NAT_FRAGMENTS);
+        return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+    }
+
+    // ------------------------------------------------------------------------ embedded header rewriting
+
+    private boolean wrapInner()
+    {
+        // the quote may be cut short: the inner header is checked against the bytes present
+        return inner.wrapQuoted(ip.buffer(), icmp.embeddedOffset(), icmp.embeddedLength())
+            && inner.headerLength() + 4 <= icmp.embeddedLength();
+    }
+
+    private int port(final int at)
+    {
+        return ip.buffer().getShort(at, ByteOrder.BIG_ENDIAN) & 0xFFFF;
+    }
+
+    /** Writes a 16-bit word of the embedded packet and keeps the ICMP checksum right. */
+    private void setInnerWord(final int at, final int oldWord, final int newWord)
+    {
+        ip.buffer().putShort(at, (short)newWord, ByteOrder.BIG_ENDIAN);
+        icmp.wordChanged(at, oldWord, newWord);
+    }
+
+    /**
+     * Rewrites the embedded port at {@code transport + fieldOffset}, then the embedded transport checksum
+     * when the quote holds it.
+     */
+    private void rewriteInnerPort(final int transport, final int oldPort, final int newPort, final int proto,
+        final int available, final int fieldOffset)
+    {
+        setInnerWord(transport + fieldOffset, oldPort, newPort);
+        final int checksumAt = transport + (proto == Protocols.TCP ? TcpHeader.CHECKSUM_OFFSET : UdpHeader.CHECKSUM_OFFSET);
+        if (checksumAt + 2 <= transport + available)
+        {
+            final int old = port(checksumAt);
+            if (proto == Protocols.UDP && old == 0)
+            {
+                return;
+            }
+            int updated = Checksum.update16(old, oldPort, newPort);
+            if (proto == Protocols.UDP && updated == 0)
+            {
+                updated = 0xFFFF;
+            }
+            setInnerWord(checksumAt, old, updated);
+        }
+    }
+
+    /** An embedded ICMP query's identifier changed: fix its own checksum when quoted. */
+    private void innerIcmpChecksumFix(final int transport, final int available, final int oldId, final int newId)
+    {
+        if (available >= 4)
+        {
+            final int old = port(transport + 2);
+            setInnerWord(transport + 2, old, Checksum.update16(old, oldId, newId));
+        }
+    }
+
+    /**
+     * Rewrites the embedded header's source or destination address: its header checksum, its transport
+     * checksum's pseudo-header when quoted (TCP/UDP), and the ICMP checksum for every word changed.
+     */
+    private void rewriteInnerAddress(final int field, final int oldAddress, final int newAddress, final int proto,
+        final int transport, final int available)
+    {
+        final MutableDirectBuffer b = ip.buffer();
+        final int at = inner.offset() + field;
+        b.putInt(at, newAddress, ByteOrder.BIG_ENDIAN);
+        icmp.valueChanged(at, oldAddress, newAddress);
+        final int checksumAt = inner.offset() + Ipv4Header.CHECKSUM_OFFSET;
+        final int oldHeaderChecksum = port(checksumAt);
+        setInnerWord(checksumAt, oldHeaderChecksum, Checksum.update32(oldHeaderChecksum, oldAddress, newAddress));
+        if (proto == Protocols.TCP || proto == Protocols.UDP)
+        {
+            final int l4Checksum = transport + (proto == Protocols.TCP ? TcpHeader.CHECKSUM_OFFSET : UdpHeader.CHECKSUM_OFFSET);
+            if (l4Checksum + 2 <= transport + available)
+            {
+                final int old = port(l4Checksum);
+                if (proto == Protocols.UDP && old == 0)
+                {
+                    return;
+                }
+                int updated = Checksum.update32(old, oldAddress, newAddress);
+                if (proto == Protocols.UDP && updated == 0)
+                {
+                    updated = 0xFFFF;
+                }
+                setInnerWord(l4Checksum, old, updated);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------- TCP state
+
+    private void tcpTrack(final int f, final int tcpFlags, final boolean outbound)
+    {
+        final int before = flows.state[f];
+        int s = before;
+        if ((tcpFlags & TcpHeader.RST) != 0)
+        {
+            if ((s & TCP_RST) == 0)
+            {
+                counters.increment(Counter.NAT_TCP_RESETS);
+            }
+            s |= TCP_RST;
+        }
+        else if ((tcpFlags & TcpHeader.SYN) != 0)
+        {
+            if ((s & (TCP_RST | TCP_FIN_IN | TCP_FIN_OUT)) != 0 && (tcpFlags & TcpHeader.ACK) == 0)
+            {
+                s = 0;   // the 5-tuple is reused by a new connection
+            }
+            s |= outbound ? TCP_SYN_OUT : TCP_SYN_IN;
+            if ((s & (TCP_SYN_OUT | TCP_SYN_IN)) == (TCP_SYN_OUT | TCP_SYN_IN))
+            {
+                s |= TCP_ESTABLISHED;
+            }
+        }
+        if ((tcpFlags & TcpHeader.FIN) != 0)
+        {
+            s |= outbound ? TCP_FIN_OUT : TCP_FIN_IN;
+        }
+        if (s != before)
+        {
+            final boolean wasTransitory = transitory(before);
+            flows.state[f] = (byte)s;
+            final boolean isTransitory = transitory(s);
+            if (isTransitory != wasTransitory)
+            {
+                if (isTransitory)
+                {
+                    flows.lruAppend(f);
+                }
+                else
+                {
+                    flows.lruUnlink(f);
+                }
+                reschedule(f);
+            }
+        }
+    }
+
+    private static boolean transitory(final int tcpState)
+    {
+        return (tcpState & TCP_ESTABLISHED) == 0 || (tcpState & (TCP_RST | TCP_FIN_IN | TCP_FIN_OUT)) != 0;
+    }
+
+    // -------------------------------------------------------------------------------------------- timers
+
+    /** The idle timeout of a session now. */
+    public long timeoutOf(final int f)
+    {
+        return switch (flows.protocol[f])
+        {
+            case Protocols.TCP -> transitory(flows.state[f]) ? config.tcpTransitoryMs() : config.tcpEstablishedMs();
+            case Protocols.ICMP -> config.icmpTimeoutMs();
+            default -> config.udpTimeoutMs();
+        };
+    }
+
+    private void schedule(final int f)
+    {
+        if (flows.protocol[f] == Protocols.TCP && transitory(flows.state[f]))
+        {
+            flows.lruAppend(f);
+        }
+        final long deadline = flows.lastSeen[f] + timeoutOf(f);
+        flows.expiresAt[f] = deadline;
+        final long id = timers.scheduleTimer(deadline);
+        flows.timerId[f] = id;
+        timerFlows.put(id, f);
+    }
+
+    private void reschedule(final int f)
+    {
+        final long old = flows.timerId[f];
+        if (old >= 0)
+        {
+            timers.cancelTimer(old);
+            timerFlows.remove(old);
+        }
+        final long deadline = flows.lastSeen[f] + timeoutOf(f);
+        flows.expiresAt[f] = deadline;
+        final long id = timers.scheduleTimer(deadline);
+        flows.timerId[f] = id;
+        timerFlows.put(id, f);
+    }
+
+    private boolean onTimerExpiry(final TimeUnit unit, final long nowMs, final long timerId)
+    {
+        final int f = (int)timerFlows.remove(timerId);
+        if (f < 0 || flows.timerId[f] != timerId)
+        {
+            return true;
+        }
+        flows.timerId[f] = -1;
+        final long deadline = flows.lastSeen[f] + timeoutOf(f);
+        if (deadline > nowMs)
+        {
+            flows.expiresAt[f] = deadline;
+            final long id = timers.scheduleTimer(deadline);
+            flows.timerId[f] = id;
+            timerFlows.put(id, f);
+            return true;
+        }
+        removeFlow(f);
+        counters.increment(Counter.NAT_FLOWS_EXPIRED);
+        return true;
+    }
+
+    /** Ends a session: its timer, filter permission, mapping reference, helper state. */
+    public void removeFlow(final int f)
+    {
+        if (!flows.inUse(f))
+        {
+            return;
+        }
+        final long timer = flows.timerId[f];
+        if (timer >= 0)
+        {
+            timers.cancelTimer(timer);
+            timerFlows.remove(timer);
+        }
+        final int a = flows.alg[f];
+        if (a != 0)
+        {
+            algs[a - 1].flowRemoved(f);
+        }
+        final int m = flows.mapping[f];
+        if (m >= 0)
+        {
+            final long key = permissionKey(m, flows.remAddr[f]);
+            final long count = permissions.get(key) - 1;
+            if (count <= 0)
+            {
+                permissions.remove(key);
+            }
+            else
+            {
+                permissions.put(key, count);
+            }
+            mappings.removeFlow(m);
+        }
+        flows.remove(f);
+        counters.set(Counter.NAT_FLOWS_LIVE, flows.size());
+        counters.set(Counter.NAT_MAPPINGS_LIVE, mappings.size());
+    }
+
+    /**
+     * Creates a session a helper needs besides the one it claimed (a PPTP call's GRE, an ESP SPI pair),
+     * with no port mapping: its keys are whatever the helper puts in the port fields. Returns the flow, or
+     * -1 when the table is full.
+     */
+    public int createDependent(final int proto, final int intAddr, final int intPort, final int extPort,
+        final int remAddr, final int remPort, final int algIndex, final long timeoutAnchorMs)
+    {
+        if (!makeRoom())
+        {
+            counters.increment(Counter.DROP_TABLE_FULL);
+            return -1;
+        }
+        final int f = newFlow(proto, intAddr, intPort, extPort, remAddr, remPort, -1);
+        flows.alg[f] = algIndex;
+        flows.lastSeen[f] = timeoutAnchorMs;
+        schedule(f);
+        return f;
+    }
+
+    /** Runs expired timers and the held-SYN answers; returns the work done. */
+    public int tick(final long nowMs)
+    {
+        now = nowMs;
+        int work = 0;
+        // the wheel advances one tick per poll: catch up after a long pause (or a test's jump in time)
+        for (int i = 0; i < 4096 && timers.currentTickTime() <= nowMs; i++)
+        {
+            work += timers.poll(nowMs, onTimer, 4096);
+        }
+        work += timers.poll(nowMs, onTimer, 4096);
+        for (int i = 0; i < HELD_SYNS; i++)
+        {
+            if (heldDeadline[i] != 0 && heldDeadline[i] <= nowMs)
+            {
+                heldDeadline[i] = 0;
+                if (flows.findInbound(Protocols.TCP, heldExtPort[i], heldRemAddr[i], heldRemPort[i]) == FlowTable.NONE)
+                {
+                    icmpSender.sendError(IcmpHeader.DESTINATION_UNREACHABLE, IcmpHeader.CODE_PORT_UNREACHABLE,
+                        config.wanAddress(), heldRemAddr[i], heldQuotes, i * HELD_QUOTE, heldLength[i], nowMs);
+                }
+                work++;
+            }
+        }
+        for (final Alg alg : algs)
+        {
+            work += alg.tick(nowMs);
+        }
+        return work;
+    }
+
+    /** Forgets every session and mapping (a reset from the control plane). */
+    public void clear()
+    {
+        for (int f = 0; f < flows.capacity(); f++)
+        {
+            removeFlow(f);
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package io.passgate.nat;
+
+import io.passgate.counters.Counter;
+import io.passgate.counters.CounterSet;
+import io.passgate.dataplane.TrafficCounter;
+import io.passgate.nfq.NfqPacket;
+import io.passgate.nfq.PacketHandler;
+import io.passgate.sys.Linux;
+import io.passgate.wire.Checksum;
+import io.passgate.wire.Ipv4Header;
+
+/**
+ * The NAT dataplane's packet handler: postrouting packets are outbound (source rewrite), prerouting packets
+ * are inbound to the WAN address (destination rewrite), or hairpins when they came from the LAN.
+ */
+public final class NatHandler implements PacketHandler
+{
+    private final NatEngine engine;
+    private final CounterSet counters;
+    private final TrafficCounter traffic;
+    private final Ipv4Header ip = new Ipv4Header();
+    private final int lanIfIndex;
+    private final int hairpinMark;
+    private long now;
+
+    public NatHandler(final NatEngine engine, final CounterSet counters)
+    {
+        this.engine = engine;
+        this.counters = counters;
+        this.traffic = new TrafficCounter(counters);
+        this.lanIfIndex = engine.config().lanIfIndex();
+        this.hairpinMark = engine.config().hairpinMark();
+        this.now = engine.now();
+    }
+
+    public NatEngine engine()
+    {
+        return engine;
+    }
+
+    @Override
+    public void onDutyCycle(final long nowMs)
+    {
+        now = nowMs;
+    }
+
+    @Override
+    public int onPacket(final NfqPacket packet)
+    {
+        if (packet.hwProtocol() != Linux.ETH_P_IP && packet.hwProtocol() != 0)
+        {
+            counters.increment(Counter.DROP_NOT_IPV4);
+            return VERDICT_DROP;
+        }
+        final boolean outbound = packet.hook() == Linux.NF_INET_POST_ROUTING;
+        if (ip.wrap(packet.buffer(), packet.payloadOffset(), packet.payloadLength()))
+        {
+            traffic.count(ip, outbound);
+        }
+        // a CHECKSUM_PARTIAL GSO packet keeps the partial form (it is segmented, and summed, after the
+        // verdict); a CHECKSUM_PARTIAL single packet leaves as CHECKSUM_NONE once rewritten, so its checksum
+        // is completed here (see Checksum.completeTransport)
+        final boolean csumPartial = packet.checksumPartial();
+        final boolean keepPartial = csumPartial && packet.gso();
+        final int verdict;
+        if (outbound)
+        {
+            verdict = engine.outbound(packet.buffer(), packet.payloadOffset(), packet.payloadLength(), keepPartial,
+                (packet.mark() & hairpinMark) != 0, now);
+        }
+        else
+        {
+            verdict = engine.inbound(packet.buffer(), packet.payloadOffset(), packet.payloadLength(), keepPartial,
+                packet.inIfIndex() == lanIfIndex, now);
+            if (engine.hairpinned())
+            {
+                packet.mark(packet.mark() | hairpinMark);
+            }
+        }
+        if (verdict == VERDICT_ACCEPT_MODIFIED && csumPartial && !keepPartial)
+        {
+            ip.wrap(packet.buffer(), packet.payloadOffset(), packet.payloadLength());
+            Checksum.completeTransport(ip);
+        }
+        return verdict;
+    }
+
+    @Override
+    public int onTick(final long nowMs)
+    {
+        return engine.tick(nowMs);
+    }
+}

@@ -53,6 +53,9 @@ public final class NatEngine
     private static final int HELD_SYNS = 64;
     private static final int HELD_QUOTE = 68;
     private static final int FRAGMENT_CACHE = 256;
+    /** Expiry granularity: a session ends up to this much after its idle timeout. */
+    public static final long TIMER_TICK_MS = 4096;
+    private static final int TIMER_SPOKES = 16;
 
     private final NatConfig config;
     private final CounterSet counters;
@@ -103,7 +106,11 @@ public final class NatEngine
         final int mapCapacity = Math.max(16, Integer.highestOneBit(config.maxFlows() * 2) << 1);
         this.permissions = new Long2LongHashMap(mapCapacity, 0.65f, 0L, true);
         this.timerFlows = new Long2LongHashMap(mapCapacity, 0.65f, -1L, true);
-        this.timers = new DeadlineTimerWheel(TimeUnit.MILLISECONDS, startMs, 1024, 512, 64);
+        // 16 spokes of 4.096 s, each preallocated for every session: a burst of sessions that all expire in
+        // one tick never grows the wheel (growth would allocate on the packet path and, doubling every
+        // spoke, could take hundreds of MB); timers beyond the 65 s span are rechecked each rotation
+        this.timers = new DeadlineTimerWheel(TimeUnit.MILLISECONDS, startMs, TIMER_TICK_MS, TIMER_SPOKES,
+            Integer.highestOneBit(Math.max(16, config.maxFlows()) * 2 - 1));
         this.now = startMs;
         if (config.shards() > 1)
         {
@@ -442,7 +449,7 @@ public final class NatEngine
             f = flows.findOutbound(proto, innerDst, innerDport, innerSrc, innerSport);
             if (f != FlowTable.NONE)
             {
-                rewriteInnerPort(at + 2, innerDport, flows.extPort[f], proto, available, 2);
+                rewriteInnerPort(at, innerDport, flows.extPort[f], proto, available, 2);
             }
         }
         else if (proto == Protocols.ICMP && available >= 8)

@@ -171,98 +171,138 @@ public final class RulesetRenderer
         return b.toString();
     }
 
+    /** One queue rule in both renderings. */
+    private record QueueRule(String nft, String iptables, int queue, String why)
+    {
+    }
+
+    private static final String ICMP_QUERY_REPLIES_NFT = "icmp type { echo-reply, timestamp-reply, info-reply, address-mask-reply }";
+    private static final String ICMP_QUERY_REQUESTS_NFT = "icmp type { echo-request, timestamp-request, info-request, address-mask-request }";
+    private static final String ICMP_ERRORS_NFT = "icmp type { destination-unreachable, source-quench, time-exceeded, parameter-problem }";
+    // u32: byte 9 is the protocol; "0>>22&0x3C@" moves to the transport header
+    private static final String U32_ICMP_QUERY_REPLY = "-m u32 --u32 \"6&0xFF=0x1 && 0>>22&0x3C@0>>24=0x0,0xE,0x10,0x12\"";
+    private static final String U32_ICMP_QUERY_REQUEST = "-m u32 --u32 \"6&0xFF=0x1 && 0>>22&0x3C@0>>24=0x8,0xD,0xF,0x11\"";
+    private static final String U32_ICMP_ERROR = "6&0xFF=0x1 && 0>>22&0x3C@0>>24=0x3,0x4,0xB,0xC";
+
+    /**
+     * With several queues every packet must reach the shard that owns its session: the helpers' protocols
+     * and ports, and ICMP queries, go to the first queue; other mappings by the low bits of the WAN port
+     * (inbound; shard i allocates ports whose low bits are i), of the embedded source port (ICMP errors), or
+     * of the LAN client's address (outbound, where shard i's clients get their mappings).
+     */
     static List<String> preroutingQueueRules(final RulesetSpec s, final boolean nft)
     {
-        final List<String> rules = new ArrayList<>();
+        final List<QueueRule> rules = new ArrayList<>();
+        final int q0 = s.queueBase();
         if (s.translate())
         {
-            final String match = nft ? "ip daddr " + s.wan() + " ct state untracked"
-                : "-d " + s.wan() + "/32 -m conntrack --ctstate UNTRACKED";
+            final String n = "ip daddr " + s.wan() + " ct state untracked ";
+            final String x = "-d " + s.wan() + "/32 -m conntrack --ctstate UNTRACKED ";
             if (s.queues() == 1)
             {
-                rules.add(queue(s, nft, match, s.queueBase(), "to the WAN address: destination rewrite before routing"));
+                rules.add(new QueueRule(n.strip(), x.strip(), q0, "to the WAN address: destination rewrite before routing"));
             }
             else
             {
-                // the helpers' traffic and every inbound packet of a mapping go to the queue that owns it
-                rules.add(queue(s, nft, match + (nft ? " meta l4proto { gre, esp }" : " -p gre"), s.queueBase(),
-                    "GRE: PPTP helper on the first queue"));
-                if (!nft)
-                {
-                    rules.add(queue(s, nft, match + " -p esp", s.queueBase(), "ESP: IPsec helper on the first queue"));
-                }
-                rules.add(queue(s, nft, match + (nft ? " udp dport { 500, 1701, 4500 }" : " -p udp -m multiport --dports 500,1701,4500"),
-                    s.queueBase(), "IKE, L2TP, NAT-T: helpers on the first queue"));
-                rules.add(queue(s, nft, match + (nft ? " tcp sport 1723" : " -p tcp --sport 1723"), s.queueBase(),
-                    "PPTP control: helper on the first queue"));
+                final int mask = s.queues() - 1;
+                rules.add(new QueueRule(n + "meta l4proto { gre, esp }", x + "-p gre", q0, "GRE: PPTP helper on the first queue"));
+                rules.add(new QueueRule(null, x + "-p esp", q0, "ESP: IPsec helper on the first queue"));
+                rules.add(new QueueRule(n + "udp dport { 500, 1701, 4500 }", x + "-p udp -m multiport --dports 500,1701,4500",
+                    q0, "IKE, L2TP, NAT-T: helpers on the first queue"));
+                rules.add(new QueueRule(n + "tcp sport 1723", x + "-p tcp --sport 1723", q0, "PPTP control: helper on the first queue"));
                 for (int q = 0; q < s.queues(); q++)
                 {
-                    final int mask = s.queues() - 1;
-                    final String byPort = nft ? " th dport & " + mask + " == " + q
-                        : " -m u32 --u32 \"6&0xFF=0x6,0x11 && 0>>22&0x3C@0&0x" + Integer.toHexString(mask) + "=0x"
-                            + Integer.toHexString(q) + "\"";
-                    rules.add(queue(s, nft, match + (nft ? " meta l4proto { tcp, udp }" : "") + byPort,
-                        s.queueBase() + q, "mappings whose WAN port belongs to queue " + (s.queueBase() + q)));
+                    rules.add(new QueueRule(n + "meta l4proto { tcp, udp } th dport & " + mask + " == " + q,
+                        x + "-m u32 --u32 \"6&0xFF=0x6,0x11 && 0>>22&0x3C@0&0x" + Integer.toHexString(mask) + "=0x"
+                            + Integer.toHexString(q) + "\"",
+                        q0 + q, "mappings whose WAN port belongs to queue " + (q0 + q)));
                 }
-                rules.add(queue(s, nft, match, s.queueBase(), "ICMP and the rest: first queue"));
+                rules.add(new QueueRule(n + ICMP_QUERY_REPLIES_NFT, x + U32_ICMP_QUERY_REPLY, q0,
+                    "ICMP query replies: the first queue maps ICMP queries"));
+                // errors: the embedded header starts 8 bytes into the ICMP message, its protocol at byte 17,
+                // its source port 8 bytes past its own header (assumed 20 bytes in the nft rendering)
+                rules.add(new QueueRule(n + ICMP_ERRORS_NFT + " @th,136,8 != 6 @th,136,8 != 17",
+                    x + "-m u32 ! --u32 \"0>>22&0x3C@14&0xFF=0x6,0x11\" -p icmp", q0,
+                    "ICMP errors about ICMP, GRE, ESP: the first queue"));
+                rules.add(new QueueRule(n + ICMP_ERRORS_NFT + " @th,224,16 { 500, 1701, 4500, 1723 }",
+                    x + "-m u32 --u32 \"" + U32_ICMP_ERROR + " && 0>>22&0x3C@8>>22&0x3C@8>>16=500,1701,4500,1723\"",
+                    q0, "ICMP errors about the helpers' sessions: the first queue"));
+                for (int q = 0; q < s.queues(); q++)
+                {
+                    rules.add(new QueueRule(n + ICMP_ERRORS_NFT + " @th,224,16 & " + mask + " == " + q,
+                        x + "-m u32 --u32 \"" + U32_ICMP_ERROR + " && 0>>22&0x3C@8>>22&0x3C@8>>16&0x"
+                            + Integer.toHexString(mask) + "=0x" + Integer.toHexString(q) + "\"",
+                        q0 + q, "ICMP errors about sessions of queue " + (q0 + q)));
+                }
+                rules.add(new QueueRule(n.strip(), x.strip(), q0, "the rest: first queue"));
             }
         }
         else
         {
-            final String match = nft ? "iifname " + quote(s.wanInterface()) + " fib daddr type != local"
-                : "-i " + s.wanInterface() + " -m addrtype ! --dst-type LOCAL";
-            rules.add(queue(s, nft, match, s.queueBase(), "forward mode: WAN to LAN through the queue"));
+            rules.add(new QueueRule("iifname " + quote(s.wanInterface()) + " fib daddr type != local",
+                "-i " + s.wanInterface() + " -m addrtype ! --dst-type LOCAL", q0, "forward mode: WAN to LAN through the queue"));
         }
-        return rules;
+        return render(s, nft, rules);
     }
 
     static List<String> postroutingQueueRules(final RulesetSpec s, final boolean nft)
     {
-        final List<String> rules = new ArrayList<>();
+        final List<QueueRule> rules = new ArrayList<>();
+        final int q0 = s.queueBase();
         if (s.translate())
         {
-            final String out = nft
-                ? "oifname " + quote(s.wanInterface()) + " ip saddr != " + s.wan() + " ct state untracked"
-                : "-o " + s.wanInterface() + " ! -s " + s.wan() + "/32 -m conntrack --ctstate UNTRACKED";
-            final String hairpin = nft
-                ? "oifname " + quote(s.lanInterface()) + " meta mark & " + hex(s.hairpinMark()) + " == " + hex(s.hairpinMark())
-                : "-o " + s.lanInterface() + " -m mark --mark " + hex(s.hairpinMark()) + "/" + hex(s.hairpinMark());
+            final String n = "oifname " + quote(s.wanInterface()) + " ip saddr != " + s.wan() + " ct state untracked ";
+            final String x = "-o " + s.wanInterface() + " ! -s " + s.wan() + "/32 -m conntrack --ctstate UNTRACKED ";
+            final String hn = "oifname " + quote(s.lanInterface()) + " meta mark & " + hex(s.hairpinMark()) + " == "
+                + hex(s.hairpinMark()) + " ";
+            final String hx = "-o " + s.lanInterface() + " -m mark --mark " + hex(s.hairpinMark()) + "/" + hex(s.hairpinMark()) + " ";
             if (s.queues() == 1)
             {
-                rules.add(queue(s, nft, out, s.queueBase(), "LAN to WAN: source rewrite after routing"));
-                rules.add(queue(s, nft, hairpin, s.queueBase(), "hairpin back to the LAN: source rewrite"));
+                rules.add(new QueueRule(n.strip(), x.strip(), q0, "LAN to WAN: source rewrite after routing"));
+                rules.add(new QueueRule(hn.strip(), hx.strip(), q0, "hairpin back to the LAN: source rewrite"));
             }
             else
             {
-                rules.add(queue(s, nft, out + (nft ? " meta l4proto { gre, esp }" : " -p gre"), s.queueBase(),
-                    "GRE: PPTP helper on the first queue"));
-                if (!nft)
-                {
-                    rules.add(queue(s, nft, out + " -p esp", s.queueBase(), "ESP: IPsec helper on the first queue"));
-                }
-                rules.add(queue(s, nft, out + (nft ? " udp dport { 500, 1701, 4500 }" : " -p udp -m multiport --dports 500,1701,4500"),
-                    s.queueBase(), "IKE, L2TP, NAT-T: helpers on the first queue"));
-                rules.add(queue(s, nft, out + (nft ? " tcp dport 1723" : " -p tcp --dport 1723"), s.queueBase(),
-                    "PPTP control: helper on the first queue"));
                 final int mask = s.queues() - 1;
+                rules.add(new QueueRule(n + "meta l4proto { gre, esp }", x + "-p gre", q0, "GRE: PPTP helper on the first queue"));
+                rules.add(new QueueRule(null, x + "-p esp", q0, "ESP: IPsec helper on the first queue"));
+                rules.add(new QueueRule(n + "udp dport { 500, 1701, 4500 }", x + "-p udp -m multiport --dports 500,1701,4500",
+                    q0, "IKE, L2TP, NAT-T: helpers on the first queue"));
+                rules.add(new QueueRule(n + "tcp dport 1723", x + "-p tcp --dport 1723", q0, "PPTP control: helper on the first queue"));
+                rules.add(new QueueRule(n + ICMP_QUERY_REQUESTS_NFT, x + U32_ICMP_QUERY_REQUEST, q0,
+                    "ICMP queries: the first queue maps them"));
                 for (int q = 0; q < s.queues(); q++)
                 {
-                    final String byClient = nft ? " ip saddr & 0.0.0." + mask + " == 0.0.0." + q
-                        : " -s 0.0.0." + q + "/0.0.0." + mask;
-                    rules.add(queue(s, nft, out + byClient, s.queueBase() + q,
-                        "LAN clients whose address belongs to queue " + (s.queueBase() + q)));
-                    rules.add(queue(s, nft, hairpin + byClient, s.queueBase() + q,
-                        "hairpin from clients of queue " + (s.queueBase() + q)));
+                    final String byClientN = "ip saddr & 0.0.0." + mask + " == 0.0.0." + q;
+                    final String byClientX = "-m u32 --u32 \"12&0x" + Integer.toHexString(mask) + "=0x"
+                        + Integer.toHexString(q) + "\"";
+                    rules.add(new QueueRule(n + byClientN, x + byClientX, q0 + q,
+                        "LAN clients whose address belongs to queue " + (q0 + q)));
+                    rules.add(new QueueRule(hn + byClientN, hx + byClientX, q0 + q,
+                        "hairpin from clients of queue " + (q0 + q)));
                 }
             }
         }
         else
         {
-            final String match = nft ? "iifname " + quote(s.lanInterface()) + " oifname " + quote(s.wanInterface())
-                : "-o " + s.wanInterface() + " -m addrtype ! --src-type LOCAL";
-            rules.add(queue(s, nft, match, s.queueBase(), "forward mode: LAN to WAN through the queue"));
+            rules.add(new QueueRule("iifname " + quote(s.lanInterface()) + " oifname " + quote(s.wanInterface()),
+                "-o " + s.wanInterface() + " -m addrtype ! --src-type LOCAL", q0, "forward mode: LAN to WAN through the queue"));
         }
-        return rules;
+        return render(s, nft, rules);
+    }
+
+    private static List<String> render(final RulesetSpec s, final boolean nft, final List<QueueRule> rules)
+    {
+        final List<String> out = new ArrayList<>();
+        for (final QueueRule r : rules)
+        {
+            final String match = nft ? r.nft() : r.iptables();
+            if (match != null)
+            {
+                out.add(queue(s, nft, match, r.queue(), r.why()));
+            }
+        }
+        return out;
     }
 
     private static String queue(final RulesetSpec s, final boolean nft, final String match, final int queue,

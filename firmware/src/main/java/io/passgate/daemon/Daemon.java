@@ -35,6 +35,7 @@ public final class Daemon implements AutoCloseable
     private final PassgateContext ctx;
     private final Firewall firewall;
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private final CountDownLatch closedLatch = new CountDownLatch(1);
     private RulesetSpec spec;
     private CountersFile countersFile;
     private Dataplane dataplane;
@@ -188,6 +189,12 @@ public final class Daemon implements AutoCloseable
         stopped.await();
     }
 
+    /** Waits until {@link #close()} has finished its cleanup. */
+    public void awaitClosed() throws InterruptedException
+    {
+        closedLatch.await();
+    }
+
     public boolean isRunning()
     {
         return running;
@@ -261,5 +268,6 @@ public final class Daemon implements AutoCloseable
             // best effort
         }
         Logger.info("passgate stopped");
+        closedLatch.countDown();
     }
 }

@@ -197,6 +197,10 @@ public final class Main
             }
         }, "passgate-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
+        // SIGTERM and SIGINT are a clean stop with exit status 0 (with only the hook, the JVM exits 143)
+        final sun.misc.SignalHandler stop = signal -> daemon.close();
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
         try
         {
             daemon.start();
@@ -211,6 +215,16 @@ public final class Main
         try
         {
             daemon.awaitStop();
+            daemon.awaitClosed();
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+        }
+        Runtime.getRuntime().removeShutdownHook(hook);
+        try
+        {
+            ProviderRegistry.getLoggingProvider().shutdown();
         }
         catch (final InterruptedException e)
         {

@@ -697,13 +697,27 @@ public final class NatEngine
         {
             return toRouter();
         }
+        // the packet goes out and comes back in (RFC 4787 REQ-9): its way out opens the sender's own
+        // mapping towards the WAN address even when the receiver's filter then refuses it, as two clients
+        // punching holes to each other need; done by the shard that owns the sender
+        final int src = ip.source();
+        final int sport = isTcp ? tcp.sourcePort() : udp.sourcePort();
+        if ((src & (config.shards() - 1)) == config.shard()
+            && flows.findOutbound(proto, src, sport, config.wanAddress(), dport) == FlowTable.NONE)
+        {
+            final int f = createOutbound(proto, src, sport, config.wanAddress(), dport, false);
+            if (f < 0)
+            {
+                return PacketHandler.VERDICT_DROP;
+            }
+            flows.flags[f] |= FLAG_HAIRPIN;
+        }
         final Filtering filtering = config.filtering();
         boolean allowed = filtering == Filtering.ENDPOINT_INDEPENDENT
             || (filtering == Filtering.ADDRESS_DEPENDENT && permissions.get(permissionKey(m, config.wanAddress())) > 0);
         if (filtering == Filtering.ADDRESS_AND_PORT_DEPENDENT)
         {
-            final int sport = isTcp ? tcp.sourcePort() : udp.sourcePort();
-            final int peer = mappings.find(proto, ip.source(), sport);
+            final int peer = mappings.find(proto, src, sport);
             allowed = peer >= 0
                 && flows.findInbound(proto, dport, config.wanAddress(), mappings.extPort(peer)) != FlowTable.NONE;
         }
@@ -725,6 +739,7 @@ public final class NatEngine
             udp.addressChanged(wan, host, partial).destinationPort(hostPort, partial);
         }
         hairpinned = true;
+        counters.increment(Counter.NAT_HAIRPIN_PACKETS);
         return PacketHandler.VERDICT_ACCEPT_MODIFIED;
     }
 

@@ -40,6 +40,11 @@ public final class MappingTable
     private final int shard;
     private final int shardMask;
     private final SplittableRandom random;
+    /**
+     * Ports still free, per space, range (0: 1..1023, 1: the configured range) and parity: an exhausted
+     * range fails at once instead of probing every port for each refused session.
+     */
+    private final int[][][] available = new int[Protocols.SPACES][2][2];
     private boolean lastPreserved;
 
     public MappingTable(final int capacity, final int portMin, final int portMax, final boolean parity,
@@ -63,6 +68,28 @@ public final class MappingTable
             next[i] = i + 1 < capacity ? i + 1 : NONE;
         }
         byInternal = new Long2LongHashMap(Math.max(16, Integer.highestOneBit(capacity * 2) << 1), 0.65f, -1L, true);
+        for (int space = 0; space < Protocols.SPACES; space++)
+        {
+            for (int p = 1; p <= 65535; p++)
+            {
+                if (eligible(space, p))
+                {
+                    available[space][rangeOf(space, p)][p & 1]++;
+                }
+            }
+        }
+    }
+
+    /** Which allocation range a port belongs to: 0 for 1..1023, 1 for the configured range (ICMP: all ids). */
+    private int rangeOf(final int space, final int port)
+    {
+        return space == Protocols.SPACE_ICMP || port >= 1024 ? 1 : 0;
+    }
+
+    private boolean eligible(final int space, final int port)
+    {
+        final boolean inRange = space == Protocols.SPACE_ICMP || port < 1024 || (port >= portMin && port <= portMax);
+        return inRange && !reserved[space][port] && ownsPort(port);
     }
 
     private static long key(final int proto, final int addr, final int port)
@@ -82,7 +109,20 @@ public final class MappingTable
 
     public void reserve(final int space, final int port, final boolean value)
     {
+        final boolean wasEligible = eligible(space, port) && owner[space][port] == 0;
         reserved[space][port] = value;
+        final boolean isEligible = eligible(space, port) && owner[space][port] == 0;
+        if (wasEligible != isEligible)
+        {
+            available[space][rangeOf(space, port)][port & 1] += isEligible ? 1 : -1;
+        }
+    }
+
+    /** Free ports left for a new mapping from an internal port like {@code port} (same range). */
+    public int available(final int space, final int port)
+    {
+        final int[] byParity = available[space][rangeOf(space, port)];
+        return byParity[0] + byParity[1];
     }
 
     public boolean isReserved(final int space, final int port)
@@ -146,6 +186,10 @@ public final class MappingTable
         final int m = freeHead;
         freeHead = next[m];
         next[m] = NONE;
+        if (eligible(space, ext))
+        {
+            available[space][rangeOf(space, ext)][ext & 1]--;
+        }
         protocol[m] = proto;
         intAddr[m] = addr;
         intPort[m] = port;
@@ -190,9 +234,14 @@ public final class MappingTable
             return port;
         }
         lastPreserved = false;
+        final boolean keepParity = parity && !queryId;
+        final int[] left = available[space][rangeOf(space, port)];
+        if ((keepParity ? left[port & 1] : left[0] + left[1]) == 0)
+        {
+            return -1;
+        }
         final int span = hi - lo + 1;
         final int start = lo + random.nextInt(span);
-        final boolean keepParity = parity && !queryId;
         for (int i = 0; i < span; i++)
         {
             int p = start + i;
@@ -224,6 +273,10 @@ public final class MappingTable
         if (space >= 0)
         {
             owner[space][extPort[m]] = 0;
+            if (eligible(space, extPort[m]))
+            {
+                available[space][rangeOf(space, extPort[m])][extPort[m] & 1]++;
+            }
         }
         byInternal.remove(key(protocol[m], intAddr[m], intPort[m]));
         next[m] = freeHead;

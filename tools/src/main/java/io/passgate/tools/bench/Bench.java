@@ -1,0 +1,284 @@
+package io.passgate.tools.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import io.passgate.counters.Counter;
+import io.passgate.counters.CountersFile;
+import io.passgate.tools.lab.Lab;
+import io.passgate.tools.lab.PassgateProcess;
+
+/**
+ * End-to-end throughput LAN to WAN through the lab topology, one router configuration after another in the
+ * same run: plain forwarding, kernel masquerade, the C reference NFQUEUE accept-all loop (when its source
+ * is found), passgate forwarding (accept-all) and passgate's NAT. TCP with several iperf3 streams, and 64-byte
+ * UDP counted at the receiver; the median of several short runs, each printed as a ratio to plain
+ * forwarding (and to masquerade). Run as root: {@code tools/bin/bench [--runs N] [--seconds S]}.
+ */
+public final class Bench
+{
+    private static final Pattern RECEIVED_BPS = Pattern.compile(
+        "\"sum_received\"\\s*:\\s*\\{[^}]*?\"bits_per_second\"\\s*:\\s*([0-9.eE+]+)");
+    private static final Pattern UDP_SUM = Pattern.compile(
+        "\"sum\"\\s*:\\s*\\{[^}]*?\"seconds\"\\s*:\\s*([0-9.eE+]+)[^}]*?\"lost_packets\"\\s*:\\s*(\\d+)[^}]*?\"packets\"\\s*:\\s*(\\d+)");
+
+    private int runs = 5;
+    private int seconds = 3;
+    private int tcpStreams = 4;
+    private int udpStreams = 2;
+    private String only;
+    private Path reference;
+
+    /** A router configuration under test. */
+    private interface Setup
+    {
+        AutoCloseable apply(Lab lab) throws Exception;
+    }
+
+    public static void main(final String[] args) throws Exception
+    {
+        final Bench bench = new Bench();
+        for (int i = 0; i < args.length; i++)
+        {
+            switch (args[i])
+            {
+                case "--runs" -> bench.runs = Integer.parseInt(args[++i]);
+                case "--seconds" -> bench.seconds = Integer.parseInt(args[++i]);
+                case "--tcp-streams" -> bench.tcpStreams = Integer.parseInt(args[++i]);
+                case "--udp-streams" -> bench.udpStreams = Integer.parseInt(args[++i]);
+                case "--only" -> bench.only = args[++i];
+                case "--reference" -> bench.reference = Path.of(args[++i]);
+                case "-h", "--help" ->
+                {
+                    System.out.println("""
+                        Usage: bench [--runs N] [--seconds S] [--tcp-streams N] [--udp-streams N]
+                                     [--only tcp|udp] [--reference nfq-accept.c]
+                        Measures LAN-to-WAN throughput through the lab topology for: plain forwarding,
+                        kernel masquerade, the C NFQUEUE accept-all reference (batch + GSO), passgate
+                        forward (accept-all) and passgate NAT; prints medians and ratios. Needs root,
+                        iperf3, nft, iptables (and gcc + libnetfilter-queue-dev for the reference).""");
+                    return;
+                }
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+        }
+        bench.run();
+    }
+
+    private void run() throws Exception
+    {
+        final Path refBinary = buildReference();
+        final Map<String, Setup> setups = new LinkedHashMap<>();
+        setups.put("plain forwarding", lab -> routeBack(lab));
+        setups.put("kernel masquerade", lab ->
+        {
+            lab.must(lab.router(), "nft", "add table ip benchnat");
+            lab.must(lab.router(), "nft", "add chain ip benchnat post { type nat hook postrouting priority srcnat; }");
+            lab.must(lab.router(), "nft", "add rule ip benchnat post oifname " + Lab.WAN_IF + " masquerade");
+            return () -> lab.exec(lab.router(), "nft", "delete table ip benchnat");
+        });
+        if (refBinary != null)
+        {
+            setups.put("C nfq-accept (batch+GSO)", lab ->
+            {
+                final AutoCloseable routes = routeBack(lab);
+                final Process p = lab.spawn(lab.router(), lab.workDir().resolve("nfq-accept.log"),
+                    refBinary.toString(), "-q", "9", "-b", "64", "-g");
+                Thread.sleep(500);
+                lab.must(lab.router(), "iptables", "-t", "mangle", "-A", "POSTROUTING", "-o", Lab.WAN_IF,
+                    "-j", "NFQUEUE", "--queue-num", "9");
+                lab.must(lab.router(), "iptables", "-t", "mangle", "-A", "PREROUTING", "-i", Lab.WAN_IF,
+                    "-m", "addrtype", "!", "--dst-type", "LOCAL", "-j", "NFQUEUE", "--queue-num", "9");
+                return () ->
+                {
+                    lab.exec(lab.router(), "iptables", "-t", "mangle", "-F");
+                    p.destroy();
+                    p.waitFor();
+                    routes.close();
+                };
+            });
+        }
+        setups.put("passgate forward (accept-all)", lab ->
+        {
+            final AutoCloseable routes = routeBack(lab);
+            final PassgateProcess pg = lab.startPassgate("--set", "mode=forward");
+            return () ->
+            {
+                report(pg);
+                pg.stop();
+                routes.close();
+            };
+        });
+        setups.put("passgate NAT", lab ->
+        {
+            final PassgateProcess pg = lab.startPassgate("--set", "on-stop=remove");
+            return () ->
+            {
+                report(pg);
+                pg.stop();
+            };
+        });
+
+        final Map<String, double[]> results = new LinkedHashMap<>();
+        try (Lab lab = Lab.create(1))
+        {
+            final Process tcpServer = lab.spawn(lab.server(1), null, "iperf3", "-s", "-p", "5201");
+            final List<Process> udpServers = new ArrayList<>();
+            for (int i = 0; i < udpStreams; i++)
+            {
+                udpServers.add(lab.spawn(lab.server(1), null, "iperf3", "-s", "-p", Integer.toString(5301 + i)));
+            }
+            Thread.sleep(500);
+            for (final Map.Entry<String, Setup> e : setups.entrySet())
+            {
+                System.out.printf(Locale.ROOT, "%n== %s%n", e.getKey());
+                try (AutoCloseable applied = e.getValue().apply(lab))
+                {
+                    final double tcp = "udp".equals(only) ? Double.NaN : median(lab, true);
+                    final double udp = "tcp".equals(only) ? Double.NaN : median(lab, false);
+                    results.put(e.getKey(), new double[] {tcp, udp});
+                }
+            }
+            tcpServer.destroy();
+            udpServers.forEach(Process::destroy);
+        }
+        print(results);
+    }
+
+    private static AutoCloseable routeBack(final Lab lab) throws IOException
+    {
+        lab.must(lab.server(1), "ip", "route", "add", Lab.LAN_NET + ".0/24", "via", Lab.ROUTER_WAN);
+        return () -> lab.exec(lab.server(1), "ip", "route", "del", Lab.LAN_NET + ".0/24");
+    }
+
+    private static void report(final PassgateProcess pg)
+    {
+        try (CountersFile f = pg.counters())
+        {
+            System.out.printf(Locale.ROOT, "   passgate: %d packets, %d GSO, %d recvmmsg calls, %d verdict sends, "
+                + "%d dropped, %d ENOBUFS, %d send errors%n", f.total(Counter.PACKETS_RECEIVED),
+                f.total(Counter.GSO_PACKETS), f.total(Counter.RECEIVE_CALLS), f.total(Counter.VERDICT_SENDS),
+                f.total(Counter.DROPPED), f.total(Counter.ENOBUFS), f.total(Counter.VERDICT_SEND_ERRORS));
+        }
+        catch (final IOException e)
+        {
+            System.out.println("   passgate counters: " + e.getMessage());
+        }
+    }
+
+    private double median(final Lab lab, final boolean tcp) throws Exception
+    {
+        final double[] values = new double[runs];
+        for (int r = 0; r < runs; r++)
+        {
+            values[r] = tcp ? tcpOnce(lab) : udpOnce(lab);
+            System.out.printf(Locale.ROOT, "   %s run %d: %s%n", tcp ? "TCP" : "UDP 64B", r + 1,
+                tcp ? String.format(Locale.ROOT, "%.2f Gbit/s", values[r] / 1e9)
+                    : String.format(Locale.ROOT, "%.0f kpps", values[r] / 1e3));
+        }
+        Arrays.sort(values);
+        return values[runs / 2];
+    }
+
+    private double tcpOnce(final Lab lab) throws Exception
+    {
+        final Lab.Result r = lab.exec(lab.client(1), 120_000, "iperf3", "-J", "-c", Lab.serverAddress(1), "-p", "5201",
+            "-t", Integer.toString(seconds), "-P", Integer.toString(tcpStreams));
+        final Matcher m = RECEIVED_BPS.matcher(r.output());
+        double last = Double.NaN;
+        while (m.find())
+        {
+            last = Double.parseDouble(m.group(1));   // the last sum_received is the total
+        }
+        return last;
+    }
+
+    private double udpOnce(final Lab lab) throws Exception
+    {
+        final List<Process> clients = new ArrayList<>();
+        final List<Path> outputs = new ArrayList<>();
+        for (int i = 0; i < udpStreams; i++)
+        {
+            final Path out = lab.workDir().resolve("udp-" + i + ".json");
+            Files.deleteIfExists(out);
+            outputs.add(out);
+            clients.add(lab.spawn(lab.client(1), out, "iperf3", "-J", "-u", "-c", Lab.serverAddress(1), "-p",
+                Integer.toString(5301 + i), "-t", Integer.toString(seconds), "-b", "0", "-l", "64"));
+        }
+        double pps = 0;
+        for (int i = 0; i < udpStreams; i++)
+        {
+            clients.get(i).waitFor();
+            final Matcher m = UDP_SUM.matcher(Files.readString(outputs.get(i)));
+            double last = 0;
+            while (m.find())
+            {
+                final double secs = Double.parseDouble(m.group(1));
+                final long lost = Long.parseLong(m.group(2));
+                final long packets = Long.parseLong(m.group(3));
+                last = (packets - lost) / secs;
+            }
+            pps += last;
+        }
+        return pps;
+    }
+
+    private Path buildReference() throws Exception
+    {
+        Path source = reference;
+        if (source == null)
+        {
+            for (final Path candidate : List.of(Lab.home().resolve("../../shared/reference/nfq-accept.c"),
+                Lab.home().resolve("../shared/reference/nfq-accept.c")))
+            {
+                if (Files.exists(candidate))
+                {
+                    source = candidate.normalize();
+                    break;
+                }
+            }
+        }
+        if (source == null || !Files.exists(source))
+        {
+            System.out.println("(C reference nfq-accept.c not found: pass --reference FILE to include it)");
+            return null;
+        }
+        final Path dir = Files.createTempDirectory("nfq-accept");
+        final Path binary = dir.resolve("nfq-accept");
+        final Lab.Result cc = Lab.exec(null, 120_000, "sh", "-c", "gcc -O2 -Wall -o " + binary + " " + source
+            + " $(pkg-config --cflags --libs libnetfilter_queue)");
+        if (!cc.ok())
+        {
+            System.out.println("(C reference not built: " + cc.output().strip() + ")");
+            return null;
+        }
+        binary.toFile().deleteOnExit();
+        dir.toFile().deleteOnExit();
+        return binary;
+    }
+
+    private void print(final Map<String, double[]> results)
+    {
+        final double[] plain = results.get("plain forwarding");
+        final double[] masq = results.get("kernel masquerade");
+        System.out.printf(Locale.ROOT, "%nMedians of %d runs of %d s (TCP: %d streams; UDP: %d x 64-byte streams, "
+            + "counted at the receiver)%n", runs, seconds, tcpStreams, udpStreams);
+        System.out.printf(Locale.ROOT, "%-32s %12s %9s %9s %12s %9s %9s%n", "", "TCP Gbit/s", "x plain", "x masq",
+            "UDP kpps", "x plain", "x masq");
+        for (final Map.Entry<String, double[]> e : results.entrySet())
+        {
+            final double[] v = e.getValue();
+            System.out.printf(Locale.ROOT, "%-32s %12.2f %9.2f %9.2f %12.0f %9.2f %9.2f%n", e.getKey(), v[0] / 1e9,
+                v[0] / plain[0], v[0] / masq[0], v[1] / 1e3, v[1] / plain[1], v[1] / masq[1]);
+        }
+    }
+}

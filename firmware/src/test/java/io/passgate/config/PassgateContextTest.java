@@ -105,4 +105,26 @@ class PassgateContextTest
         assertEquals("option --set threads, key 'threads': must be 1..4 (got 5)",
             assertThrows(ConfigException.class, () -> new PassgateContext().conclude(source, RESOLVER)).getMessage());
     }
+
+    /** The sample config in the jar names every key with its default, and parses. */
+    @Test
+    void sampleConfigIsCompleteAndValid() throws Exception
+    {
+        final java.util.List<String> lines;
+        try (java.io.InputStream in = PassgateContextTest.class.getResourceAsStream("/passgate.conf"))
+        {
+            lines = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+        }
+        final ConfigSource source = ConfigSource.parse("passgate.conf", lines);
+        for (final java.util.Map.Entry<String, String> e : PassgateContext.DEFAULTS.entrySet())
+        {
+            final ConfigSource.Entry entry = source.get(e.getKey());
+            assertTrue(entry != null, "sample lacks " + e.getKey());
+            if (e.getValue() != null)
+            {
+                assertEquals(e.getValue(), entry.value(), "sample shows the default of " + e.getKey());
+            }
+        }
+        new PassgateContext().conclude(source, RESOLVER);
+    }
 }

@@ -24,6 +24,8 @@ public enum Counter
     ENOBUFS("socket overruns reported (ENOBUFS)"),
     TRUNCATED("packets copied short of their length (never rewritten)"),
     DECODE_ERRORS("queue messages that could not be decoded"),
+    QUEUE_DROPPED("packets the kernel dropped because the queue was full (nfnetlink_queue queue_dropped)"),
+    QUEUE_USER_DROPPED("packets the kernel could not hand to passgate's socket (user_dropped)"),
 
     // traffic by protocol and direction (outbound = LAN to WAN, inbound = WAN to LAN)
     OUT_PACKETS("outbound packets"),

@@ -2,6 +2,7 @@ package io.passgate.daemon;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
@@ -9,6 +10,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import io.passgate.config.PassgateContext;
+import io.passgate.counters.Counter;
+import io.passgate.counters.CounterSet;
 import io.passgate.counters.CountersFile;
 import io.passgate.dataplane.Dataplane;
 import io.passgate.dataplane.ForwardHandler;
@@ -42,6 +45,7 @@ public final class Daemon implements AutoCloseable
     private AliveHeartbeat heartbeat;
     private Thread controlThread;
     private final List<RawSocketSink> sinks = new ArrayList<>();
+    private final CounterSet controlCounters = new CounterSet();
     private volatile boolean running;
     private boolean closed;
 
@@ -84,7 +88,8 @@ public final class Daemon implements AutoCloseable
         spec = specFor(ctx, firewall);
         Files.createDirectories(ctx.runtimeDir());
         Files.writeString(ctx.runtimeDir().resolve("passgate.pid"), ProcessHandle.current().pid() + "\n");
-        countersFile = CountersFile.create(ctx.runtimeDir().resolve("counters"), ctx.threads(),
+        // one row per dataplane shard, and a last row for what the control thread counts
+        countersFile = CountersFile.create(ctx.runtimeDir().resolve("counters"), ctx.threads() + 1,
             ProcessHandle.current().pid(), startMs);
 
         prepareKernel();
@@ -145,14 +150,53 @@ public final class Daemon implements AutoCloseable
         }
     }
 
+    /**
+     * Reads the kernel's per-queue drop counters (/proc/net/netfilter/nfnetlink_queue: queue_num portid total
+     * copy_mode copy_range queue_dropped user_dropped id_sequence 1) into the control row of the counters.
+     */
+    private void readQueueDrops()
+    {
+        long queueDropped = 0;
+        long userDropped = 0;
+        try
+        {
+            for (final String line : Files.readAllLines(Path.of("/proc/net/netfilter/nfnetlink_queue")))
+            {
+                final String[] f = line.trim().split("\\s+");
+                if (f.length >= 7)
+                {
+                    final int queue = Integer.parseInt(f[0]);
+                    if (queue >= spec.queueBase() && queue <= spec.lastQueue())
+                    {
+                        queueDropped += Long.parseLong(f[5]);
+                        userDropped += Long.parseLong(f[6]);
+                    }
+                }
+            }
+        }
+        catch (final IOException | NumberFormatException e)
+        {
+            return;
+        }
+        controlCounters.set(Counter.QUEUE_DROPPED, queueDropped);
+        controlCounters.set(Counter.QUEUE_USER_DROPPED, userDropped);
+        countersFile.publish(ctx.threads(), controlCounters);
+    }
+
     /** The control thread: the fail-open heartbeat, given only while every dataplane thread makes progress. */
     private void controlLoop()
     {
         final long period = Math.max(100, ctx.aliveTimeoutMs() / 4);
         boolean wasAlive = false;
+        long nextStats = 0;
         while (running)
         {
             final long now = System.currentTimeMillis();
+            if (now >= nextStats)
+            {
+                nextStats = now + 1000;
+                readQueueDrops();
+            }
             final boolean alive = dataplane.allAlive(now, Math.max(1000, ctx.aliveTimeoutMs() / 2));
             if (heartbeat != null)
             {

@@ -99,6 +99,9 @@ class ForwardDataplaneIT
         assertEquals(0, c(Counter.DROPPED));
         assertEquals(0, c(Counter.VERDICT_SEND_ERRORS));
         assertEquals(0, c(Counter.NETLINK_ERRORS));
+        // the kernel's own view of the queue (read from /proc by the control thread)
+        assertEquals(0, E2e.settled(passgate, Counter.QUEUE_DROPPED), "queue never full");
+        assertEquals(0, c(Counter.QUEUE_USER_DROPPED), "the socket never overran");
     }
 
     @Test

@@ -62,7 +62,7 @@ class ThreadsIT
             Thread.sleep(300);
             try (CountersFile f = pg.counters())
             {
-                assertEquals(2, f.shards());
+                assertEquals(3, f.shards(), "two dataplane rows and the control row");
                 int index = -1;
                 for (int i = 0; i < Counter.count(); i++)
                 {

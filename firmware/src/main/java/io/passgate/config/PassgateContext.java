@@ -81,6 +81,15 @@ public final class PassgateContext
     public static final String NAT_ICMP_RATE_PROP_NAME = "nat.icmp-rate";
     public static final String NAT_ICMP_RATE_DEFAULT = "100";
 
+    public static final String PPTP_MAX_CONNECTIONS_PROP_NAME = "pptp.max-connections";
+    public static final String PPTP_MAX_CONNECTIONS_DEFAULT = "256";
+    public static final String PPTP_MAX_CALLS_PROP_NAME = "pptp.max-calls";
+    public static final String PPTP_MAX_CALLS_DEFAULT = "1024";
+    public static final String PPTP_MAX_CALLS_PER_CONNECTION_PROP_NAME = "pptp.max-calls-per-connection";
+    public static final String PPTP_MAX_CALLS_PER_CONNECTION_DEFAULT = "64";
+    public static final String PPTP_ON_INVALID_PROP_NAME = "pptp.on-invalid";
+    public static final String PPTP_ON_INVALID_DEFAULT = "reset";
+
     /** Every key with its default; the order is the order of --help and of the sample config. */
     public static final Map<String, String> DEFAULTS = new LinkedHashMap<>();
 
@@ -117,6 +126,10 @@ public final class PassgateContext
         DEFAULTS.put(NAT_MSS_CLAMP_PROP_NAME, NAT_MSS_CLAMP_DEFAULT);
         DEFAULTS.put(NAT_UNSOLICITED_SYN_ICMP_PROP_NAME, NAT_UNSOLICITED_SYN_ICMP_DEFAULT);
         DEFAULTS.put(NAT_ICMP_RATE_PROP_NAME, NAT_ICMP_RATE_DEFAULT);
+        DEFAULTS.put(PPTP_MAX_CONNECTIONS_PROP_NAME, PPTP_MAX_CONNECTIONS_DEFAULT);
+        DEFAULTS.put(PPTP_MAX_CALLS_PROP_NAME, PPTP_MAX_CALLS_DEFAULT);
+        DEFAULTS.put(PPTP_MAX_CALLS_PER_CONNECTION_PROP_NAME, PPTP_MAX_CALLS_PER_CONNECTION_DEFAULT);
+        DEFAULTS.put(PPTP_ON_INVALID_PROP_NAME, PPTP_ON_INVALID_DEFAULT);
     }
 
     /** How inbound packets are filtered against a mapping (RFC 4787 section 5). */
@@ -160,6 +173,10 @@ public final class PassgateContext
     private int natMssClamp;
     private boolean natUnsolicitedSynIcmp;
     private int natIcmpRate;
+    private int pptpMaxConnections;
+    private int pptpMaxCalls;
+    private int pptpMaxCallsPerConnection;
+    private boolean pptpResetOnInvalid;
     private final Map<String, String> effective = new LinkedHashMap<>();
 
     /** An interface's first IPv4 address and prefix length, or null. Overridable for tests. */
@@ -259,6 +276,10 @@ public final class PassgateContext
         };
         natUnsolicitedSynIcmp = v.bool(NAT_UNSOLICITED_SYN_ICMP_PROP_NAME);
         natIcmpRate = v.integer(NAT_ICMP_RATE_PROP_NAME, 0, 100_000);
+        pptpMaxConnections = v.integer(PPTP_MAX_CONNECTIONS_PROP_NAME, 1, 65536);
+        pptpMaxCalls = v.integer(PPTP_MAX_CALLS_PROP_NAME, 1, 65535);
+        pptpMaxCallsPerConnection = v.integer(PPTP_MAX_CALLS_PER_CONNECTION_PROP_NAME, 1, 65535);
+        pptpResetOnInvalid = v.choice(PPTP_ON_INVALID_PROP_NAME, "reset", "drop").equals("reset");
 
         wanAddress = v.address(WAN_ADDRESS_PROP_NAME, wanInterface, resolver)[0];
         final int[] lan = v.address(LAN_ADDRESS_PROP_NAME, lanInterface, resolver);
@@ -614,6 +635,26 @@ public final class PassgateContext
     public int natIcmpRate()
     {
         return natIcmpRate;
+    }
+
+    public int pptpMaxConnections()
+    {
+        return pptpMaxConnections;
+    }
+
+    public int pptpMaxCalls()
+    {
+        return pptpMaxCalls;
+    }
+
+    public int pptpMaxCallsPerConnection()
+    {
+        return pptpMaxCallsPerConnection;
+    }
+
+    public boolean pptpResetOnInvalid()
+    {
+        return pptpResetOnInvalid;
     }
 
     /** Every effective value (after defaults and "auto"), for the start-up log and `status`. */

@@ -69,6 +69,21 @@ public enum Counter
     ICMP_SENT("ICMP errors passgate sent"),
     ICMP_RATE_LIMITED("ICMP errors not sent: rate limit"),
 
+    // PPTP
+    PPTP_CONTROL_CONNECTIONS("PPTP control connections tracked"),
+    PPTP_CONTROL_LIVE("PPTP control connections live (gauge)"),
+    PPTP_MESSAGES("PPTP control messages parsed"),
+    PPTP_CALLS_CREATED("PPTP calls created"),
+    PPTP_CALLS_LIVE("PPTP calls live (gauge)"),
+    PPTP_CALL_IDS_TRANSLATED("PPTP Call ID fields rewritten"),
+    PPTP_INVALID("invalid PPTP control messages or sequences"),
+    PPTP_RESETS_SENT("PPTP control connections reset by passgate"),
+    PPTP_RETRANSMISSIONS_PATCHED("retransmitted PPTP bytes rewritten as the first time"),
+    PPTP_OUT_OF_ORDER("PPTP control segments dropped until the gap before them is filled"),
+    PPTP_UNSYNCED("PPTP control segments passed untouched (connection picked up mid-stream)"),
+    PPTP_GRE_OUT("enhanced GRE packets translated LAN to WAN"),
+    PPTP_GRE_IN("enhanced GRE packets translated WAN to LAN"),
+
     // drops by reason
     DROP_MALFORMED("dropped: malformed IPv4 or transport header"),
     DROP_NOT_IPV4("dropped: not IPv4"),
@@ -79,6 +94,8 @@ public enum Counter
     DROP_CONFLICT("dropped: protocol without ports already mapped to another client for that server"),
     DROP_FRAGMENT_NO_STATE("dropped: fragment of a datagram whose first fragment was not seen"),
     DROP_UNTRANSLATABLE("dropped: LAN packet that cannot be translated"),
+    DROP_GRE_NO_CALL("dropped: enhanced GRE that belongs to no PPTP call"),
+    DROP_PPTP_LIMIT("dropped: PPTP connection or call limit reached"),
 
     // liveness
     DUTY_CYCLES("dataplane duty cycles"),

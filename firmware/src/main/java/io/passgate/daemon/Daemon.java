@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import io.passgate.alg.PptpAlg;
 import io.passgate.config.PassgateContext;
 import io.passgate.counters.Counter;
 import io.passgate.counters.CounterSet;
@@ -132,6 +133,13 @@ public final class Daemon implements AutoCloseable
             final RawSocketSink sink = new RawSocketSink();
             sinks.add(sink);
             final NatEngine engine = new NatEngine(config, counters, sink, ctx.natIcmpRate(), startMs);
+            if (shard == 0)
+            {
+                // the helpers' traffic goes to the first queue (see RulesetRenderer)
+                engine.register(new PptpAlg(ctx.pptpMaxConnections(), ctx.pptpMaxCalls(),
+                    ctx.pptpMaxCallsPerConnection(),
+                    ctx.pptpResetOnInvalid() ? PptpAlg.OnInvalid.RESET : PptpAlg.OnInvalid.DROP, seed ^ 0x5050));
+            }
             return new NatHandler(engine, counters);
         };
     }

@@ -60,6 +60,8 @@ public final class NatEngine
     private final NatConfig config;
     private final CounterSet counters;
     private final IcmpSender icmpSender;
+    private final PacketSink sink;
+    private final UnsafeBuffer reset = new UnsafeBuffer(new byte[40]);
     private final FlowTable flows;
     private final MappingTable mappings;
     /** Address-dependent filtering: (mapping, remote address) to the number of sessions with it. */
@@ -100,6 +102,7 @@ public final class NatEngine
         this.config = config;
         this.counters = counters;
         this.icmpSender = new IcmpSender(sink, counters, icmpRate);
+        this.sink = sink;
         this.flows = new FlowTable(config.maxFlows(), config.seed());
         this.mappings = new MappingTable(config.maxFlows(), config.portMin(), config.portMax(), config.parity(),
             config.shard(), config.shards(), config.seed() * 31 + 7);
@@ -285,6 +288,24 @@ public final class NatEngine
         {
             counters.increment(Counter.NAT_MSS_CLAMPED);
         }
+    }
+
+    /** A helper's packet of session {@code f} went out: time and counters. */
+    public void touchOutbound(final int f, final Ipv4Header packet)
+    {
+        flows.lastSeen[f] = now;
+        flows.packetsOut[f]++;
+        flows.bytesOut[f] += packet.totalLength();
+        lastFlow = f;
+    }
+
+    /** A helper's packet of session {@code f} came in. */
+    public void touchInbound(final int f, final Ipv4Header packet)
+    {
+        flows.lastSeen[f] = now;
+        flows.packetsIn[f]++;
+        flows.bytesIn[f] += packet.totalLength();
+        lastFlow = f;
     }
 
     private void touchOut(final int f)
@@ -1184,6 +1205,28 @@ public final class NatEngine
             work += alg.tick(nowMs);
         }
         return work;
+    }
+
+    /**
+     * Sends a TCP RST+ACK from (src, sport) to (dst, dport) through the raw socket: how a helper ends a
+     * control connection it must refuse or can no longer translate.
+     */
+    public void sendTcpReset(final int src, final int sport, final int dst, final int dport, final long seq,
+        final long ack)
+    {
+        Ipv4Header.write(reset, 0, 40, 0, 64, Protocols.TCP, src, dst);
+        reset.putShort(20, (short)sport, ByteOrder.BIG_ENDIAN);
+        reset.putShort(22, (short)dport, ByteOrder.BIG_ENDIAN);
+        reset.putInt(24, (int)seq, ByteOrder.BIG_ENDIAN);
+        reset.putInt(28, (int)ack, ByteOrder.BIG_ENDIAN);
+        reset.putByte(32, (byte)0x50);
+        reset.putByte(33, (byte)(TcpHeader.RST | TcpHeader.ACK));
+        reset.putShort(34, (short)0, ByteOrder.BIG_ENDIAN);
+        reset.putShort(36, (short)0, ByteOrder.BIG_ENDIAN);
+        reset.putShort(38, (short)0, ByteOrder.BIG_ENDIAN);
+        reset.putShort(36, (short)Checksum.compute(reset, 20, 20, Checksum.pseudoHeader(src, dst, Protocols.TCP, 20)),
+            ByteOrder.BIG_ENDIAN);
+        sink.send(reset, 0, 40, dst);
     }
 
     /** Forgets every session and mapping (a reset from the control plane). */

@@ -54,6 +54,44 @@ public final class Packets
         return b;
     }
 
+    /** A TCP segment with the given sequence numbers and payload bytes. */
+    public static UnsafeBuffer tcpSegment(final int src, final int sport, final int dst, final int dport, final int flags,
+        final long seq, final long ack, final byte[] payload, final int from, final int length)
+    {
+        final int l4 = 20 + length;
+        final UnsafeBuffer b = new UnsafeBuffer(new byte[OFFSET + 20 + l4 + 16]);
+        Ipv4Header.write(b, OFFSET, 20 + l4, 1, 64, Protocols.TCP, src, dst);
+        final int t = OFFSET + 20;
+        b.putShort(t, (short)sport, ByteOrder.BIG_ENDIAN);
+        b.putShort(t + 2, (short)dport, ByteOrder.BIG_ENDIAN);
+        b.putInt(t + 4, (int)seq, ByteOrder.BIG_ENDIAN);
+        b.putInt(t + 8, (int)ack, ByteOrder.BIG_ENDIAN);
+        b.putByte(t + 12, (byte)0x50);
+        b.putByte(t + 13, (byte)flags);
+        b.putShort(t + 14, (short)65535, ByteOrder.BIG_ENDIAN);
+        b.putBytes(t + 20, payload, from, length);
+        final long pseudo = Checksum.pseudoHeader(src, dst, Protocols.TCP, l4);
+        b.putShort(t + 16, (short)Checksum.compute(b, t, l4, pseudo), ByteOrder.BIG_ENDIAN);
+        return b;
+    }
+
+    /** An enhanced GRE (PPTP) packet with {@code key} as Call ID, a sequence number and payload. */
+    public static UnsafeBuffer pptpGre(final int src, final int dst, final int callId, final long seq, final byte[] payload)
+    {
+        final UnsafeBuffer b = new UnsafeBuffer(new byte[OFFSET + 20 + 12 + payload.length + 16]);
+        final int h = io.passgate.wire.GreHeader.writePptp(b, OFFSET + 20, payload.length, callId, seq, -1);
+        b.putBytes(OFFSET + 20 + h, payload);
+        Ipv4Header.write(b, OFFSET, 20 + h + payload.length, 1, 64, Protocols.GRE, src, dst);
+        return b;
+    }
+
+    public static byte[] bytes(final UnsafeBuffer b, final int offset, final int length)
+    {
+        final byte[] out = new byte[length];
+        b.getBytes(offset, out);
+        return out;
+    }
+
     public static UnsafeBuffer udp(final int src, final int sport, final int dst, final int dport, final int payload)
     {
         final int l4 = 8 + payload;

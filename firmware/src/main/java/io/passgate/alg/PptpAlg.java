@@ -206,14 +206,33 @@ public final class PptpAlg implements Alg
         return "pptp";
     }
 
-    public void enabled(final boolean on)
+    @Override
+    public void passthroughChanged(final io.passgate.nat.PassthroughPolicy policy)
     {
+        final boolean on = policy.allows(io.passgate.nat.PassthroughPolicy.PPTP);
+        if (enabled && !on)
+        {
+            // switched off: every control connection ends now, with a reset to both ends
+            for (int c = 0; c < maxConnections; c++)
+            {
+                if (connFlow[c] != NONE)
+                {
+                    resetConnection(c);
+                }
+            }
+        }
         enabled = on;
     }
 
     public boolean enabled()
     {
         return enabled;
+    }
+
+    /** The passgate-side view of a live call, for the tunnel table (dataplane thread). */
+    public int callCount()
+    {
+        return callLive;
     }
 
     /** Why the last invalid message was refused (for logs and tests; not per packet). */
@@ -1054,6 +1073,10 @@ public final class PptpAlg implements Alg
         {
             return Alg.CONTINUE;   // GRE version 0 and other protocols are not PPTP
         }
+        if (!enabled)
+        {
+            return engine.refusePassthroughPacket(ip);
+        }
         final int f = flows.findOutbound(Protocols.GRE, ip.source(), 0, ip.destination(), gre.callId());
         if (f == FlowTable.NONE || flows.alg(f) != index)
         {
@@ -1073,6 +1096,11 @@ public final class PptpAlg implements Alg
             || !gre.isPptp())
         {
             return Alg.CONTINUE;
+        }
+        if (!enabled)
+        {
+            counters.increment(Counter.PASSTHROUGH_REFUSED);
+            return PacketHandler.VERDICT_DROP;
         }
         final int f = flows.findInbound(Protocols.GRE, gre.callId(), ip.source(), 0);
         if (f == FlowTable.NONE || flows.alg(f) != index)

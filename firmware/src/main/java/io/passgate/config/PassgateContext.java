@@ -90,6 +90,20 @@ public final class PassgateContext
     public static final String PPTP_ON_INVALID_PROP_NAME = "pptp.on-invalid";
     public static final String PPTP_ON_INVALID_DEFAULT = "reset";
 
+    public static final String PASSTHROUGH_PPTP_PROP_NAME = "passthrough.pptp";
+    public static final String PASSTHROUGH_IPSEC_PROP_NAME = "passthrough.ipsec";
+    public static final String PASSTHROUGH_NATT_PROP_NAME = "passthrough.natt";
+    public static final String PASSTHROUGH_L2TP_PROP_NAME = "passthrough.l2tp";
+    public static final String PASSTHROUGH_DEFAULT = "on";
+    public static final String CONTROL_GROUP_PROP_NAME = "control.group";
+    public static final String CONTROL_GROUP_DEFAULT = "passgate";
+    public static final String METRICS_LISTEN_PROP_NAME = "metrics.listen";
+    public static final String METRICS_LISTEN_DEFAULT = "off";
+    public static final String BOARD_PROP_NAME = "board";
+    public static final String BOARD_DEFAULT = "auto";
+    /** Keys under this prefix belong to the status panel, which validates them. */
+    public static final String BOARD_PREFIX = "board.";
+
     /** Every key with its default; the order is the order of --help and of the sample config. */
     public static final Map<String, String> DEFAULTS = new LinkedHashMap<>();
 
@@ -130,6 +144,13 @@ public final class PassgateContext
         DEFAULTS.put(PPTP_MAX_CALLS_PROP_NAME, PPTP_MAX_CALLS_DEFAULT);
         DEFAULTS.put(PPTP_MAX_CALLS_PER_CONNECTION_PROP_NAME, PPTP_MAX_CALLS_PER_CONNECTION_DEFAULT);
         DEFAULTS.put(PPTP_ON_INVALID_PROP_NAME, PPTP_ON_INVALID_DEFAULT);
+        DEFAULTS.put(PASSTHROUGH_PPTP_PROP_NAME, PASSTHROUGH_DEFAULT);
+        DEFAULTS.put(PASSTHROUGH_IPSEC_PROP_NAME, PASSTHROUGH_DEFAULT);
+        DEFAULTS.put(PASSTHROUGH_NATT_PROP_NAME, PASSTHROUGH_DEFAULT);
+        DEFAULTS.put(PASSTHROUGH_L2TP_PROP_NAME, PASSTHROUGH_DEFAULT);
+        DEFAULTS.put(CONTROL_GROUP_PROP_NAME, CONTROL_GROUP_DEFAULT);
+        DEFAULTS.put(METRICS_LISTEN_PROP_NAME, METRICS_LISTEN_DEFAULT);
+        DEFAULTS.put(BOARD_PROP_NAME, BOARD_DEFAULT);
     }
 
     /** How inbound packets are filtered against a mapping (RFC 4787 section 5). */
@@ -177,6 +198,16 @@ public final class PassgateContext
     private int pptpMaxCalls;
     private int pptpMaxCallsPerConnection;
     private boolean pptpResetOnInvalid;
+    private boolean passthroughPptp;
+    private boolean passthroughIpsec;
+    private boolean passthroughNatt;
+    private boolean passthroughL2tp;
+    private String controlGroup;
+    private String metricsAddress;
+    private int metricsPort;
+    private String board;
+    private final Map<String, String> boardSettings = new LinkedHashMap<>();
+    private final Map<String, String> boardOrigins = new LinkedHashMap<>();
     private final Map<String, String> effective = new LinkedHashMap<>();
 
     /** An interface's first IPv4 address and prefix length, or null. Overridable for tests. */
@@ -217,6 +248,12 @@ public final class PassgateContext
     {
         for (final ConfigSource.Entry e : source.entries().values())
         {
+            if (e.key().startsWith(BOARD_PREFIX))
+            {
+                boardSettings.put(e.key().substring(BOARD_PREFIX.length()), e.value());
+                boardOrigins.put(e.key().substring(BOARD_PREFIX.length()), e.origin() + ", key '" + e.key() + "'");
+                continue;
+            }
             if (!DEFAULTS.containsKey(e.key()))
             {
                 throw new ConfigException(e.origin() + ": unknown key '" + e.key() + "'");
@@ -280,11 +317,43 @@ public final class PassgateContext
         pptpMaxCalls = v.integer(PPTP_MAX_CALLS_PROP_NAME, 1, 65535);
         pptpMaxCallsPerConnection = v.integer(PPTP_MAX_CALLS_PER_CONNECTION_PROP_NAME, 1, 65535);
         pptpResetOnInvalid = v.choice(PPTP_ON_INVALID_PROP_NAME, "reset", "drop").equals("reset");
+        passthroughPptp = v.bool(PASSTHROUGH_PPTP_PROP_NAME);
+        passthroughIpsec = v.bool(PASSTHROUGH_IPSEC_PROP_NAME);
+        passthroughNatt = v.bool(PASSTHROUGH_NATT_PROP_NAME);
+        passthroughL2tp = v.bool(PASSTHROUGH_L2TP_PROP_NAME);
+        controlGroup = v.text(CONTROL_GROUP_PROP_NAME);
+        board = v.choice(BOARD_PROP_NAME, "auto", "none", "virtual", "pi4j");
 
         wanAddress = v.address(WAN_ADDRESS_PROP_NAME, wanInterface, resolver)[0];
         final int[] lan = v.address(LAN_ADDRESS_PROP_NAME, lanInterface, resolver);
         lanAddress = lan[0];
         lanPrefixLength = lan[1];
+        final String metrics = v.text(METRICS_LISTEN_PROP_NAME);
+        if (!metrics.equalsIgnoreCase("off"))
+        {
+            final int colon = metrics.lastIndexOf(':');
+            final int address;
+            try
+            {
+                address = Ipv4Header.parse(metrics.substring(0, Math.max(0, colon)));
+                metricsPort = Integer.parseInt(metrics.substring(colon + 1));
+                if (metricsPort < 1 || metricsPort > 65535)
+                {
+                    throw new NumberFormatException();
+                }
+            }
+            catch (final IllegalArgumentException e)
+            {
+                throw new ConfigException(v.where(METRICS_LISTEN_PROP_NAME) + ": must be off or ADDRESS:PORT, e.g. "
+                    + Ipv4Header.format(lanAddress) + ":9464 (got '" + metrics + "')");
+            }
+            if (address == 0 || address == wanAddress)
+            {
+                throw new ConfigException(v.where(METRICS_LISTEN_PROP_NAME)
+                    + ": metrics are never served on the WAN: use the LAN address or 127.0.0.1, not " + metrics);
+            }
+            metricsAddress = Ipv4Header.format(address);
+        }
         effective.putAll(v.effective);
         return this;
     }
@@ -655,6 +724,59 @@ public final class PassgateContext
     public boolean pptpResetOnInvalid()
     {
         return pptpResetOnInvalid;
+    }
+
+    public boolean passthroughPptp()
+    {
+        return passthroughPptp;
+    }
+
+    public boolean passthroughIpsec()
+    {
+        return passthroughIpsec;
+    }
+
+    public boolean passthroughNatt()
+    {
+        return passthroughNatt;
+    }
+
+    public boolean passthroughL2tp()
+    {
+        return passthroughL2tp;
+    }
+
+    public String controlGroup()
+    {
+        return controlGroup;
+    }
+
+    /** null when metrics are off. */
+    public String metricsAddress()
+    {
+        return metricsAddress;
+    }
+
+    public int metricsPort()
+    {
+        return metricsPort;
+    }
+
+    public String board()
+    {
+        return board;
+    }
+
+    /** The board.* settings without the prefix. */
+    public Map<String, String> boardSettings()
+    {
+        return boardSettings;
+    }
+
+    /** Where each board.* setting was made, for error messages. */
+    public Map<String, String> boardOrigins()
+    {
+        return boardOrigins;
     }
 
     /** Every effective value (after defaults and "auto"), for the start-up log and `status`. */

@@ -84,6 +84,13 @@ public enum Counter
     PPTP_GRE_OUT("enhanced GRE packets translated LAN to WAN"),
     PPTP_GRE_IN("enhanced GRE packets translated WAN to LAN"),
 
+    // passthrough switches and tunnels
+    PASSTHROUGH_REFUSED("packets refused because their passthrough is switched off (RST or ICMP 3/13 sent)"),
+    PASSTHROUGH_TORN_DOWN("sessions torn down when their passthrough was switched off"),
+    TUNNELS_PPTP("live PPTP calls (gauge)"),
+    TUNNELS_IPSEC("live IKE, NAT-T and ESP sessions (gauge)"),
+    TUNNELS_L2TP("live L2TP sessions (gauge)"),
+
     // drops by reason
     DROP_MALFORMED("dropped: malformed IPv4 or transport header"),
     DROP_NOT_IPV4("dropped: not IPv4"),

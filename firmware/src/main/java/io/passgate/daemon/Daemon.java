@@ -5,12 +5,21 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.ServiceLoader;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Supplier;
 import java.util.concurrent.TimeUnit;
 
 import io.passgate.alg.PptpAlg;
 import io.passgate.config.PassgateContext;
+import io.passgate.control.SwitchStore;
+import io.passgate.control.Switches;
+import io.passgate.status.StatusPanel;
+import io.passgate.status.StatusPanelProvider;
 import io.passgate.counters.Counter;
 import io.passgate.counters.CounterSet;
 import io.passgate.counters.CountersFile;
@@ -46,14 +55,41 @@ public final class Daemon implements AutoCloseable
     private AliveHeartbeat heartbeat;
     private Thread controlThread;
     private final List<RawSocketSink> sinks = new ArrayList<>();
+    private final List<NatEngine> engines = new ArrayList<>();
     private final CounterSet controlCounters = new CounterSet();
+    private final Supplier<PassgateContext> reloader;
+    private volatile PassgateContext current;
+    private ControlPlane control;
+    private ControlServer controlServer;
+    private MetricsServer metrics;
+    private StatusPanel panel;
+    private volatile boolean rulesApplied;
+    private volatile String heartbeatFault;
     private volatile boolean running;
     private boolean closed;
 
     public Daemon(final PassgateContext ctx, final Firewall firewall)
     {
+        this(ctx, firewall, null);
+    }
+
+    /** {@code reloader} re-reads the configuration for a reload request (null: reload only re-validates ctx). */
+    public Daemon(final PassgateContext ctx, final Firewall firewall, final Supplier<PassgateContext> reloader)
+    {
         this.ctx = ctx;
+        this.current = ctx;
         this.firewall = firewall;
+        this.reloader = reloader;
+    }
+
+    public ControlPlane control()
+    {
+        return control;
+    }
+
+    static Switches defaultSwitches(final PassgateContext c)
+    {
+        return new Switches(true, c.passthroughPptp(), c.passthroughIpsec(), c.passthroughNatt(), c.passthroughL2tp());
     }
 
     public RulesetSpec spec()
@@ -105,13 +141,34 @@ public final class Daemon implements AutoCloseable
             : (shard, counters) -> new ForwardHandler(counters);
         dataplane = new Dataplane(queues, handlers, countersFile, SystemEpochClock.INSTANCE, ctx.idlePollMs());
         Logger.info("bound queue(s) {}-{}", spec.queueBase(), spec.lastQueue());
+
+        // passthrough switches: remembered across restarts, else the configuration's defaults
+        final SwitchStore store = new SwitchStore(ctx.stateDir());
+        final SwitchStore.Loaded loaded = store.load(defaultSwitches(ctx));
+        if (loaded.problem() != null)
+        {
+            Logger.warn(loaded.problem());
+        }
+        control = new ControlPlane(store, defaultSwitches(ctx), loaded.switches(), dataplane.agents(), engines,
+            ctx.wanAddress());
+        control.applyBeforeStart();
+        Logger.info("passthrough: {}", loaded.switches());
+
         dataplane.start();
         if (spec.failOpen() && spec.translate())
         {
             heartbeat = new AliveHeartbeat(ctx.aliveTimeoutMs());
         }
         firewall.apply(spec);
+        rulesApplied = true;
         running = true;
+        controlServer = new ControlServer(ctx.runtimeDir().resolve("control.sock"), ctx.controlGroup(), this::handle);
+        if (ctx.metricsAddress() != null)
+        {
+            metrics = new MetricsServer(ctx.metricsAddress(), ctx.metricsPort(), countersFile, control::snapshot);
+            Logger.info("metrics on http://{}:{}/metrics", ctx.metricsAddress(), metrics.port());
+        }
+        startPanel();
         controlThread = new Thread(this::controlLoop, "passgate-control");
         controlThread.setDaemon(true);
         controlThread.start();
@@ -133,6 +190,7 @@ public final class Daemon implements AutoCloseable
             final RawSocketSink sink = new RawSocketSink();
             sinks.add(sink);
             final NatEngine engine = new NatEngine(config, counters, sink, ctx.natIcmpRate(), startMs);
+            engines.add(engine);
             if (shard == 0)
             {
                 // the helpers' traffic goes to the first queue (see RulesetRenderer)
@@ -142,6 +200,153 @@ public final class Daemon implements AutoCloseable
             }
             return new NatHandler(engine, counters);
         };
+    }
+
+    /** Finds the status panel (ServiceLoader) the board setting asks for; a bad board setting fails the start. */
+    private void startPanel() throws IOException
+    {
+        if (ctx.board().equals("none"))
+        {
+            return;
+        }
+        StatusPanelProvider chosen = null;
+        final List<String> found = new ArrayList<>();
+        for (final StatusPanelProvider provider : ServiceLoader.load(StatusPanelProvider.class))
+        {
+            found.add(provider.id());
+            if (ctx.board().equals(provider.id()) || (ctx.board().equals("auto") && provider.availableHere()
+                && (chosen == null || provider.id().equals("pi4j"))))
+            {
+                chosen = provider;
+            }
+        }
+        if (chosen == null)
+        {
+            if (!ctx.board().equals("auto"))
+            {
+                throw new IOException("board = " + ctx.board() + " but no such status panel is installed (found: "
+                    + found + ")");
+            }
+            Logger.info("no status panel (found {})", found);
+            return;
+        }
+        try
+        {
+            panel = chosen.create(ctx.boardSettings(), ctx.boardOrigins());
+            panel.start(control);
+        }
+        catch (final IllegalArgumentException e)
+        {
+            throw new IOException("board settings: " + e.getMessage(), e);
+        }
+        catch (final Exception e)
+        {
+            Logger.error("status panel {} failed to start ({}); the gateway runs without it", chosen.id(), e.toString());
+            panel = null;
+            return;
+        }
+        control.panel(panel);
+        Logger.info("status panel: {}", panel.description());
+    }
+
+    /** One control API request. */
+    private Map<String, Object> handle(final Map<String, Object> request)
+    {
+        final Object cmd = request.get("cmd");
+        final Map<String, Object> response = new LinkedHashMap<>();
+        response.put("ok", true);
+        try
+        {
+            switch (cmd == null ? "" : cmd.toString())
+            {
+                case "status" ->
+                {
+                    response.put("status", control.snapshot().toJson());
+                    if (panel != null)
+                    {
+                        response.put("panel", panel.description());
+                        response.put("leds", new LinkedHashMap<>(panel.leds()));
+                    }
+                }
+                case "switch" ->
+                {
+                    final Object protocol = request.get("protocol");
+                    final Object on = request.get("on");
+                    if (protocol != null)
+                    {
+                        if (!(on instanceof Boolean value))
+                        {
+                            return ControlServer.error("switch needs \"on\": true or false");
+                        }
+                        control.set(protocol.toString(), value);
+                    }
+                    response.put("switches", control.switches().toJson());
+                }
+                case "tunnels" -> response.put("tunnels", control.tunnels());
+                case "counters" -> response.put("counters", ControlPlane.counters(countersFile));
+                case "reload" -> response.put("reload", reload());
+                case "button" ->
+                {
+                    final String press = String.valueOf(request.get("press"));
+                    if (!press.equals("short") && !press.equals("long"))
+                    {
+                        return ControlServer.error("button needs \"press\": \"short\" or \"long\"");
+                    }
+                    if (panel == null || !panel.press(press))
+                    {
+                        if (press.equals("short"))
+                        {
+                            control.shortPress();
+                        }
+                        else
+                        {
+                            control.longPress();
+                        }
+                    }
+                    response.put("switches", control.switches().toJson());
+                }
+                default -> throw new IllegalArgumentException("unknown command '" + cmd
+                    + "' (status, switch, tunnels, counters, reload, button)");
+            }
+        }
+        catch (final IOException e)
+        {
+            return ControlServer.error(e.getMessage());
+        }
+        return response;
+    }
+
+    /**
+     * Re-reads and re-validates the configuration: applies what can change while running (the switch
+     * defaults a long press restores) and lists the settings that differ and need a restart.
+     */
+    private Map<String, Object> reload()
+    {
+        final Map<String, Object> result = new LinkedHashMap<>();
+        final PassgateContext next;
+        try
+        {
+            next = reloader == null ? current : reloader.get();
+        }
+        catch (final RuntimeException e)
+        {
+            throw new IllegalArgumentException("configuration refused: " + e.getMessage());
+        }
+        final List<String> restart = new ArrayList<>();
+        for (final Map.Entry<String, String> e : next.effective().entrySet())
+        {
+            final String key = e.getKey();
+            if (!Objects.equals(e.getValue(), current.effective().get(key)) && !key.startsWith("passthrough."))
+            {
+                restart.add(key);
+            }
+        }
+        control.defaults(defaultSwitches(next));
+        current = next;
+        result.put("applied", List.of("passthrough.* (the defaults a long press restores)"));
+        result.put("restart-required", restart);
+        Logger.info("configuration reloaded{}", restart.isEmpty() ? "" : "; needs a restart for " + restart);
+        return result;
     }
 
     private void prepareKernel()
@@ -191,10 +396,26 @@ public final class Daemon implements AutoCloseable
         countersFile.publish(ctx.threads(), controlCounters);
     }
 
+    private void publishStatus(final boolean alive)
+    {
+        final String fault = !alive ? "dataplane stalled" : !rulesApplied ? "rules not applied" : heartbeatFault;
+        final Map<String, String> info = new LinkedHashMap<>();
+        info.put("version", Main.VERSION);
+        info.put("pid", Long.toString(ProcessHandle.current().pid()));
+        info.put("mode", ctx.translate() ? "nat" : "forward");
+        info.put("fail-mode", ctx.failOpen() ? "open" : "closed");
+        info.put("wan-address", Ipv4Header.format(ctx.wanAddress()));
+        info.put("lan-interface", ctx.lanInterface());
+        info.put("wan-interface", ctx.wanInterface());
+        info.put("threads", Integer.toString(ctx.threads()));
+        info.put("queue-backend", spec.backend().name().toLowerCase());
+        control.publish(countersFile, alive, rulesApplied, fault, (long)ctx.natMaxFlows() * ctx.threads(), info);
+    }
+
     /** The control thread: the fail-open heartbeat, given only while every dataplane thread makes progress. */
     private void controlLoop()
     {
-        final long period = Math.max(100, ctx.aliveTimeoutMs() / 4);
+        final long period = Math.min(250, Math.max(100, ctx.aliveTimeoutMs() / 4));
         boolean wasAlive = false;
         long nextStats = 0;
         while (running)
@@ -206,17 +427,23 @@ public final class Daemon implements AutoCloseable
                 readQueueDrops();
             }
             final boolean alive = dataplane.allAlive(now, Math.max(1000, ctx.aliveTimeoutMs() / 2));
-            if (heartbeat != null)
+            if (heartbeat != null && alive)
             {
-                if (alive)
+                if (heartbeat.beat())
                 {
-                    if (!heartbeat.beat() && heartbeat.failures() % 20 == 1)
+                    heartbeatFault = null;
+                }
+                else
+                {
+                    if (heartbeatFault == null)
                     {
                         Logger.warn("heartbeat refused by the kernel (errno {}): is table inet passgate intact?",
                             heartbeat.lastError());
                     }
+                    heartbeatFault = "heartbeat refused (rules missing?)";
                 }
             }
+            publishStatus(alive);
             if (alive != wasAlive)
             {
                 Logger.info(alive ? "dataplane alive: passgate owns the traffic" : "dataplane stalled: heartbeat withheld");
@@ -273,6 +500,18 @@ public final class Daemon implements AutoCloseable
             {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (panel != null)
+        {
+            panel.close();
+        }
+        if (controlServer != null)
+        {
+            controlServer.close();
+        }
+        if (metrics != null)
+        {
+            metrics.close();
         }
         if (heartbeat != null)
         {

@@ -106,6 +106,23 @@ public final class Main
         }
 
         final PassgateContext ctx;
+        final Path file = configFile;
+        final java.util.function.Supplier<PassgateContext> reloader = () ->
+        {
+            try
+            {
+                final ConfigSource again = file != null ? ConfigSource.load(file) : new ConfigSource();
+                for (final ConfigSource.Entry e : cli.entries().values())
+                {
+                    again.set(e.key(), e.value(), e.origin());
+                }
+                return new PassgateContext().conclude(again, PassgateContext.SYSTEM_RESOLVER);
+            }
+            catch (final ConfigException e)
+            {
+                throw new IllegalArgumentException(e.getMessage());
+            }
+        };
         try
         {
             final ConfigSource source = configFile != null ? ConfigSource.load(configFile) : new ConfigSource();
@@ -161,7 +178,7 @@ public final class Main
             }
             default ->
             {
-                return runDaemon(ctx, firewall, err);
+                return runDaemon(ctx, firewall, err, reloader);
             }
         }
     }
@@ -181,9 +198,10 @@ public final class Main
         }
     }
 
-    private static int runDaemon(final PassgateContext ctx, final Firewall firewall, final PrintStream err)
+    private static int runDaemon(final PassgateContext ctx, final Firewall firewall, final PrintStream err,
+        final java.util.function.Supplier<PassgateContext> reloader)
     {
-        final Daemon daemon = new Daemon(ctx, firewall);
+        final Daemon daemon = new Daemon(ctx, firewall, reloader);
         final Thread hook = new Thread(() ->
         {
             daemon.close();

@@ -58,6 +58,11 @@ public interface Alg
     /** A flow this helper claimed or created is gone. */
     void flowRemoved(int flow);
 
+    /** The passthrough switches changed (on the dataplane thread, before the engine tears sessions down). */
+    default void passthroughChanged(final PassthroughPolicy policy)
+    {
+    }
+
     /** Periodic work. */
     default int tick(final long nowMs)
     {

@@ -8,6 +8,7 @@ import io.passgate.counters.Counter;
 import io.passgate.counters.CounterSet;
 import io.passgate.nfq.PacketHandler;
 import io.passgate.wire.Checksum;
+import io.passgate.wire.GreHeader;
 import io.passgate.wire.IcmpHeader;
 import io.passgate.wire.Ipv4Header;
 import io.passgate.wire.TcpHeader;
@@ -70,12 +71,16 @@ public final class NatEngine
     private final Long2LongHashMap timerFlows;
     private final DeadlineTimerWheel.TimerHandler onTimer = this::onTimerExpiry;
     private Alg[] algs = new Alg[0];
+    private final PassthroughPolicy passthrough = new PassthroughPolicy();
+    private long tunnelsIpsec;
+    private long tunnelsL2tp;
 
     private final Ipv4Header ip = new Ipv4Header();
     private final TcpHeader tcp = new TcpHeader();
     private final UdpHeader udp = new UdpHeader();
     private final IcmpHeader icmp = new IcmpHeader();
     private final Ipv4Header inner = new Ipv4Header();
+    private final GreHeader gre = new GreHeader();
 
     // held unsolicited SYNs: remote address, remote port, external port, deadline, quoted header
     private final int[] heldRemAddr = new int[HELD_SYNS];
@@ -290,6 +295,12 @@ public final class NatEngine
         }
     }
 
+    /** Enhanced GRE (version 1): PPTP's data channel, under the pptp switch. */
+    private boolean isPptpGre(final int proto)
+    {
+        return proto == Protocols.GRE && gre.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength()) && gre.isPptp();
+    }
+
     /** A helper's packet of session {@code f} went out: time and counters. */
     public void touchOutbound(final int f, final Ipv4Header packet)
     {
@@ -329,6 +340,11 @@ public final class NatEngine
     private int createOutbound(final int proto, final int src, final int sport, final int dst, final int dport,
         final boolean tcpPickup)
     {
+        if (!passthrough.allowsPort(proto, dport))
+        {
+            refusePassthrough(proto, src, sport, dst, dport);
+            return -1;
+        }
         if (!makeRoom())
         {
             refuse(Counter.DROP_TABLE_FULL, src);
@@ -377,6 +393,10 @@ public final class NatEngine
         counters.increment(Counter.NAT_FLOWS_CREATED);
         counters.set(Counter.NAT_FLOWS_LIVE, flows.size());
         counters.set(Counter.NAT_MAPPINGS_LIVE, mappings.size());
+        if (proto != Protocols.GRE)
+        {
+            countTunnel(f, 1);
+        }
         return f;
     }
 
@@ -395,6 +415,94 @@ public final class NatEngine
         removeFlow(victim);
         counters.increment(Counter.NAT_FLOWS_EVICTED);
         return true;
+    }
+
+    /**
+     * A switched-off passthrough refuses at once and clearly: a TCP RST for a new connection (as if from the
+     * server), an ICMP 3/13 (administratively prohibited, rate-limited) for anything else.
+     */
+    private void refusePassthrough(final int proto, final int src, final int sport, final int dst, final int dport)
+    {
+        counters.increment(Counter.PASSTHROUGH_REFUSED);
+        if (proto == Protocols.TCP)
+        {
+            if (tcp.syn() && !tcp.ack())
+            {
+                sendTcpReset(dst, dport, src, sport, 0, tcp.sequence() + 1);
+            }
+            else if (!tcp.rst())
+            {
+                sendTcpReset(dst, dport, src, sport, tcp.acknowledgement(), tcp.sequence() + 1);
+            }
+            return;
+        }
+        icmpSender.sendError(IcmpHeader.DESTINATION_UNREACHABLE, IcmpHeader.CODE_ADMIN_PROHIBITED,
+            config.lanAddress(), src, ip, now);
+    }
+
+    /** Refuses a port-less packet of a switched-off passthrough from a LAN client (ICMP 3/13). */
+    public int refusePassthroughPacket(final Ipv4Header packet)
+    {
+        counters.increment(Counter.PASSTHROUGH_REFUSED);
+        icmpSender.sendError(IcmpHeader.DESTINATION_UNREACHABLE, IcmpHeader.CODE_ADMIN_PROHIBITED,
+            config.lanAddress(), packet.source(), packet, now);
+        return PacketHandler.VERDICT_DROP;
+    }
+
+    public PassthroughPolicy passthrough()
+    {
+        return passthrough;
+    }
+
+    /**
+     * Applies switch states (on the dataplane thread): from now on new sessions of a switched-off passthrough
+     * are refused, and its live sessions are torn down at once (a PPTP control connection with TCP resets to
+     * both ends). Returns the sessions torn down.
+     */
+    public int applyPassthrough(final boolean pptpOn, final boolean ipsecOn, final boolean nattOn, final boolean l2tpOn)
+    {
+        passthrough.set(pptpOn, ipsecOn, nattOn, l2tpOn);
+        for (final Alg alg : algs)
+        {
+            alg.passthroughChanged(passthrough);
+        }
+        int torn = 0;
+        for (int f = 0; f < flows.capacity(); f++)
+        {
+            if (flows.inUse(f) && !passthrough.allows(passthroughOf(f)))
+            {
+                removeFlow(f);
+                torn++;
+            }
+        }
+        counters.add(Counter.PASSTHROUGH_TORN_DOWN, torn);
+        return torn;
+    }
+
+    /** The passthrough a session belongs to, or {@link PassthroughPolicy#NONE}. */
+    public int passthroughOf(final int f)
+    {
+        final int proto = flows.protocol[f];
+        if (proto == Protocols.TCP || proto == Protocols.UDP)
+        {
+            return PassthroughPolicy.ofPort(proto, flows.remPort[f]);
+        }
+        return PassthroughPolicy.ofProtocol(proto, proto == Protocols.GRE && (flows.flags[f] & FLAG_GENERIC) == 0);
+    }
+
+    private void countTunnel(final int f, final int delta)
+    {
+        final int which = passthroughOf(f);
+        if (which == PassthroughPolicy.IPSEC || which == PassthroughPolicy.NATT)
+        {
+            tunnelsIpsec += delta;
+            counters.set(Counter.TUNNELS_IPSEC, tunnelsIpsec);
+        }
+        else if (which == PassthroughPolicy.L2TP)
+        {
+            tunnelsL2tp += delta;
+            counters.set(Counter.TUNNELS_L2TP, tunnelsL2tp);
+        }
     }
 
     private void refuse(final Counter reason, final int client)
@@ -503,6 +611,10 @@ public final class NatEngine
     /** Protocols without ports: a helper's, or address-only NAT keyed by (protocol, client, server). */
     private int outboundOther(final int proto, final int src)
     {
+        if (!passthrough.allows(PassthroughPolicy.ofProtocol(proto, isPptpGre(proto))))
+        {
+            return refusePassthroughPacket(ip);
+        }
         for (final Alg alg : algs)
         {
             final int v = alg.outboundOther(ip, now);
@@ -613,6 +725,11 @@ public final class NatEngine
             if (!filterAllows(m, src))
             {
                 return unsolicited(isTcp, tcpFlags, src, sport, dport, Counter.DROP_FILTERED);
+            }
+            if (!passthrough.allowsPort(proto, sport))
+            {
+                counters.increment(Counter.PASSTHROUGH_REFUSED);
+                return PacketHandler.VERDICT_DROP;
             }
             if (!makeRoom())
             {
@@ -856,6 +973,11 @@ public final class NatEngine
 
     private int inboundOther(final int proto)
     {
+        if (!passthrough.allows(PassthroughPolicy.ofProtocol(proto, isPptpGre(proto))))
+        {
+            counters.increment(Counter.PASSTHROUGH_REFUSED);
+            return PacketHandler.VERDICT_DROP;
+        }
         for (final Alg alg : algs)
         {
             final int v = alg.inboundOther(ip, now);
@@ -1130,6 +1252,10 @@ public final class NatEngine
         {
             timers.cancelTimer(timer);
             timerFlows.remove(timer);
+        }
+        if (flows.protocol[f] != Protocols.GRE)
+        {
+            countTunnel(f, -1);
         }
         final int a = flows.alg[f];
         if (a != 0)

@@ -1,33 +1,83 @@
 package io.passgate.tools.ctl;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
 import java.io.PrintStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
-import io.passgate.counters.CountersFile;
+import io.passgate.control.Json;
 
 /**
- * passgatectl: reads and controls a running passgate. Exit status: 0 ok, 1 the daemon is not running or
- * refused, 2 usage error, 3 not permitted.
+ * passgatectl: reads and controls a running passgate over its control socket (JSON lines).
+ * Exit status: 0 ok, 1 the daemon is not running or refused the request, 2 usage error, 3 not permitted.
  */
 public final class PassgateCtl
 {
+    static final int OK = 0;
+    static final int NOT_RUNNING = 1;
+    static final int USAGE = 2;
+    static final int NOT_PERMITTED = 3;
+
     static final String HELP = """
-        Usage: passgatectl [--runtime-dir DIR] [--json] COMMAND
-        Talks to a running passgate (default runtime directory /run/passgate).
+        Usage: passgatectl [--runtime-dir DIR] [--json] COMMAND [ARGUMENTS]
+        Reads and controls a running passgate through its control socket (RUNTIME-DIR/control.sock,
+        default /run/passgate; root or the control.group may use it).
 
         Commands:
-          counters        every counter, summed over dataplane threads
-          help            this text
+          status                         running state, passthrough switches, tunnels per protocol, LEDs
+          enable  pptp|ipsec|natt|l2tp|all   switch a passthrough on (all: the master switch)
+          disable pptp|ipsec|natt|l2tp|all   switch it off: refused at once, its live tunnels torn down
+          tunnels                        the live VPN tunnels (client, server, WAN port or Call ID, traffic)
+          counters                       every counter, summed over dataplane threads
+          reload                         re-read the configuration file
+          button short|long              press the button (the virtual board's, or the daemon's actions)
+          help [COMMAND]                 this text, or a command's
 
         Options:
           --runtime-dir DIR   the daemon's runtime-dir setting
-          --json              machine-readable output
-        Exit status: 0 ok, 1 daemon not running, 2 usage error, 3 not permitted.
+          --json              the daemon's answer as JSON (one line)
+          -h, --help          this text; COMMAND --help: the command's
+
+        Exit status: 0 ok, 1 passgate not running or the request refused, 2 usage error, 3 not permitted.
         """;
+
+    private static final Map<String, String> COMMAND_HELP = new LinkedHashMap<>();
+
+    static
+    {
+        COMMAND_HELP.put("status", "Usage: passgatectl status [--json]\nShows whether the dataplane runs, any fault, "
+            + "the passthrough switches (each protocol's setting and whether it is in effect), live tunnels per protocol, "
+            + "NAT sessions and the LED patterns.\n");
+        COMMAND_HELP.put("enable", "Usage: passgatectl enable pptp|ipsec|natt|l2tp|all [--json]\nSwitches a passthrough "
+            + "on; it takes effect for the next packet. 'all' is the master switch (the button's): each protocol keeps "
+            + "its own setting.\npptp: TCP 1723 and enhanced GRE. ipsec: UDP 500, ESP, AH and UDP 4500. natt: UDP 4500 "
+            + "(needs ipsec). l2tp: UDP 1701.\n");
+        COMMAND_HELP.put("disable", "Usage: passgatectl disable pptp|ipsec|natt|l2tp|all [--json]\nSwitches a "
+            + "passthrough off: new connections are refused at once (TCP RST, or ICMP administratively prohibited) "
+            + "and its live tunnels are torn down. Remembered across restarts.\n");
+        COMMAND_HELP.put("tunnels", "Usage: passgatectl tunnels [--json]\nLists live VPN passthrough tunnels: protocol, "
+            + "LAN client, server, WAN address and port (or PPTP Call ID), packets and bytes each way, age and idle "
+            + "time.\n");
+        COMMAND_HELP.put("counters", "Usage: passgatectl counters [--json]\nEvery counter (packets, drops by reason, "
+            + "sessions, tunnels), summed over dataplane threads.\n");
+        COMMAND_HELP.put("reload", "Usage: passgatectl reload [--json]\nRe-reads and re-validates the configuration "
+            + "file; applies the passthrough defaults and lists settings that need a restart.\n");
+        COMMAND_HELP.put("button", "Usage: passgatectl button short|long [--json]\nPresses the button: short toggles all "
+            + "passthrough, long (3 s or more) restores the configuration's default switches.\n");
+    }
 
     private PassgateCtl()
     {
@@ -42,6 +92,7 @@ public final class PassgateCtl
     {
         Path runtimeDir = Path.of("/run/passgate");
         boolean json = false;
+        boolean help = false;
         final List<String> rest = new ArrayList<>();
         for (int i = 0; i < args.length; i++)
         {
@@ -52,65 +103,166 @@ public final class PassgateCtl
                     if (++i >= args.length)
                     {
                         err.println("passgatectl: --runtime-dir needs a value");
-                        return 2;
+                        return USAGE;
                     }
                     runtimeDir = Path.of(args[i]);
                 }
                 case "--json" -> json = true;
-                case "-h", "--help", "help" ->
-                {
-                    out.print(HELP);
-                    return 0;
-                }
+                case "-h", "--help" -> help = true;
                 default -> rest.add(args[i]);
             }
         }
-        if (rest.isEmpty())
+        if (rest.isEmpty() || rest.get(0).equals("help"))
         {
-            err.print(HELP);
-            return 2;
-        }
-        switch (rest.get(0))
-        {
-            case "counters":
-                return counters(runtimeDir, json, out, err);
-            default:
-                err.println("passgatectl: unknown command '" + rest.get(0) + "' (see --help)");
-                return 2;
-        }
-    }
-
-    private static int counters(final Path runtimeDir, final boolean json, final PrintStream out, final PrintStream err)
-    {
-        try (CountersFile file = CountersFile.open(runtimeDir.resolve("counters")))
-        {
-            final Map<String, Long> totals = file.totals();
-            if (json)
+            if (rest.size() > 1 && COMMAND_HELP.containsKey(rest.get(1)))
             {
-                final StringBuilder b = new StringBuilder("{");
-                for (final Map.Entry<String, Long> e : totals.entrySet())
-                {
-                    if (b.length() > 1)
-                    {
-                        b.append(',');
-                    }
-                    b.append('"').append(e.getKey()).append("\":").append(e.getValue());
-                }
-                out.println(b.append('}'));
+                out.print(COMMAND_HELP.get(rest.get(1)));
+                return OK;
             }
-            else
+            (rest.isEmpty() && !help ? err : out).print(HELP);
+            return rest.isEmpty() && !help ? USAGE : OK;
+        }
+        final String command = rest.get(0);
+        if (!COMMAND_HELP.containsKey(command))
+        {
+            err.println("passgatectl: unknown command '" + command + "' (see passgatectl --help)");
+            return USAGE;
+        }
+        if (help)
+        {
+            out.print(COMMAND_HELP.get(command));
+            return OK;
+        }
+        final Map<String, Object> request = new LinkedHashMap<>();
+        switch (command)
+        {
+            case "enable", "disable" ->
             {
-                for (final Map.Entry<String, Long> e : totals.entrySet())
+                if (rest.size() != 2 || !List.of("pptp", "ipsec", "natt", "l2tp", "all").contains(rest.get(1)))
                 {
-                    out.printf("%-40s %d%n", e.getKey(), e.getValue());
+                    err.print(COMMAND_HELP.get(command));
+                    return USAGE;
                 }
+                request.put("cmd", "switch");
+                request.put("protocol", rest.get(1));
+                request.put("on", command.equals("enable"));
             }
-            return 0;
+            case "button" ->
+            {
+                if (rest.size() != 2 || !List.of("short", "long").contains(rest.get(1)))
+                {
+                    err.print(COMMAND_HELP.get(command));
+                    return USAGE;
+                }
+                request.put("cmd", "button");
+                request.put("press", rest.get(1));
+            }
+            default ->
+            {
+                if (rest.size() != 1)
+                {
+                    err.print(COMMAND_HELP.get(command));
+                    return USAGE;
+                }
+                request.put("cmd", command);
+            }
+        }
+        final Path socket = runtimeDir.resolve("control.sock");
+        final String answer;
+        try
+        {
+            answer = exchange(socket, Json.write(request));
+        }
+        catch (final AccessDeniedException e)
+        {
+            err.println("passgatectl: not permitted to use " + socket + " (run as root or as a member of passgate's "
+                + "control.group)");
+            return NOT_PERMITTED;
         }
         catch (final IOException e)
         {
-            err.println("passgatectl: " + e.getMessage());
-            return e.getMessage() != null && e.getMessage().contains("ermission") ? 3 : 1;
+            final String m = String.valueOf(e.getMessage());
+            if (m.contains("ermission denied"))
+            {
+                err.println("passgatectl: not permitted to use " + socket + " (run as root or as a member of passgate's "
+                    + "control.group)");
+                return NOT_PERMITTED;
+            }
+            err.println("passgatectl: passgate is not running (no answer at " + socket + ": " + m + ")");
+            return NOT_RUNNING;
         }
+        final Map<String, Object> response;
+        try
+        {
+            response = Json.parseObject(answer);
+        }
+        catch (final IllegalArgumentException e)
+        {
+            err.println("passgatectl: unreadable answer from passgate: " + answer);
+            return NOT_RUNNING;
+        }
+        if (!Boolean.TRUE.equals(response.get("ok")))
+        {
+            if (json)
+            {
+                out.println(answer);
+            }
+            else
+            {
+                err.println("passgatectl: " + response.get("error"));
+            }
+            return NOT_RUNNING;
+        }
+        if (json)
+        {
+            out.println(answer);
+            return OK;
+        }
+        switch (command)
+        {
+            case "status" -> Render.status(response, out);
+            case "enable", "disable", "button" -> Render.switches(map(response.get("switches")), out);
+            case "tunnels" -> Render.tunnels(list(response.get("tunnels")), out);
+            case "counters" -> Render.counters(map(response.get("counters")), out);
+            case "reload" -> Render.reload(map(response.get("reload")), out);
+            default -> out.println(answer);
+        }
+        return OK;
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> map(final Object o)
+    {
+        return o instanceof Map<?, ?> m ? (Map<String, Object>)m : Map.of();
+    }
+
+    @SuppressWarnings("unchecked")
+    static List<Object> list(final Object o)
+    {
+        return o instanceof List<?> l ? (List<Object>)l : List.of();
+    }
+
+    static String exchange(final Path socket, final String request) throws IOException
+    {
+        try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX))
+        {
+            channel.connect(UnixDomainSocketAddress.of(socket));
+            final OutputStream out = Channels.newOutputStream(channel);
+            out.write((request + "\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            final BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel),
+                StandardCharsets.UTF_8));
+            final String line = in.readLine();
+            if (line == null)
+            {
+                throw new IOException("the daemon closed the connection");
+            }
+            return line;
+        }
+    }
+
+    static String lower(final String s)
+    {
+        return s.toLowerCase(Locale.ROOT);
     }
 }

@@ -75,6 +75,8 @@ public final class Lab implements AutoCloseable
         this.id = id;
         this.clients = clients;
         this.workDir = Files.createTempDirectory(id + "-");
+        // traversable by others, as /run is: the control socket's own mode decides who may use it
+        Files.setPosixFilePermissions(workDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
     }
 
     /** Builds the topology with {@code clients} LAN clients (1..9). */

@@ -1,0 +1,75 @@
+package io.passgate.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.ConnectException;
+
+import io.passgate.testing.RequiresRoot;
+import io.passgate.tools.lab.Lab;
+import io.passgate.tools.lab.PassgateProcess;
+import io.passgate.tools.peers.PptpClient;
+import io.passgate.tools.peers.PptpServer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The virtual board in the lab: its button, pressed with passgatectl, switches all passthrough off and on;
+ * a PPTP client is refused meanwhile; the PPTP LED follows.
+ */
+@RequiresRoot
+class BoardIT
+{
+    private static Exception connect(final Lab lab) throws Exception
+    {
+        return Lab.inNamespace(lab.client(1), 10_000, () ->
+        {
+            try (PptpClient c = new PptpClient(Lab.serverAddress(1)))
+            {
+                c.start();
+                c.call(1);
+                return null;
+            }
+            catch (final ConnectException e)
+            {
+                return e;
+            }
+        });
+    }
+
+    @Test
+    void virtualButtonTogglesPassthroughAndTheLedFollows() throws Exception
+    {
+        try (Lab lab = Lab.create(1))
+        {
+            final PassgateProcess pg = lab.startPassgate("--set", "board=virtual");
+            try (PptpServer server = Lab.inNamespace(lab.server(1), 10_000, PptpServer::new))
+            {
+                String status = Ctl.run(pg, "status").output();
+                assertTrue(status.contains("status panel virtual board"), status);
+                assertTrue(status.contains("pptp=on"), status);
+                assertTrue(status.contains("system=heartbeat"), status);
+
+                final Lab.Result press = Ctl.run(pg, "button", "short");
+                assertEquals(0, press.status(), press.output());
+                assertTrue(press.output().contains("passthrough: all off"), press.output());
+                final Exception refused = connect(lab);
+                assertNotNull(refused, "a PPTP client is refused while the button has passthrough off");
+                status = Ctl.run(pg, "status").output();
+                assertTrue(status.contains("pptp=off") && status.contains("ipsec=off") && status.contains("l2tp=off"), status);
+                assertTrue(E2e.eventually(3000, () -> pg.log().contains("LED pptp off")), "the virtual board prints the change");
+
+                assertTrue(Ctl.run(pg, "button", "short").output().contains("passthrough: all on | pptp on"));
+                assertEquals(null, connect(lab), "through again");
+                assertTrue(Ctl.run(pg, "status").output().contains("pptp=on"));
+
+                // long press: the configuration's defaults come back
+                assertEquals(0, Ctl.run(pg, "disable", "l2tp").status());
+                assertTrue(Ctl.run(pg, "status").output().contains("l2tp=off"));
+                final Lab.Result longPress = Ctl.run(pg, "button", "long");
+                assertTrue(longPress.output().contains("l2tp on"), longPress.output());
+                assertTrue(E2e.eventually(3000, () -> pg.log().contains("restored to the configuration's defaults (long press)")));
+            }
+        }
+    }
+}

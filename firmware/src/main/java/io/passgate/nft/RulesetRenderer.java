@@ -92,11 +92,7 @@ public final class RulesetRenderer
             if (s.failOpen())
             {
                 b.append('\n');
-                b.append("\tchain fallback_nat {\n");
-                b.append("\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
-                b.append("\t\tiifname ").append(lan).append(" oifname ").append(wan)
-                    .append(" counter masquerade comment \"fail-open: the kernel's NAT while passgate is down\"\n");
-                b.append("\t}\n");
+                appendFallbackNat(b, lan, wan);
             }
             else
             {
@@ -128,11 +124,8 @@ public final class RulesetRenderer
         b.append("table inet ").append(RulesetSpec.TABLE).append(" {\n");
         if (s.failOpen())
         {
-            b.append("\tchain fallback_nat {\n");
-            b.append("\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
-            b.append("\t\tiifname ").append(lan).append(" oifname ").append(wan)
-                .append(" counter masquerade comment \"fail-open: the kernel's NAT while passgate is down\"\n");
-            b.append("\t}\n\n");
+            appendFallbackNat(b, lan, wan);
+            b.append('\n');
             b.append("\tchain leak_guard {\n");
             b.append("\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
             b.append("\t\tiifname ").append(lan).append(" oifname ").append(wan).append(" ip saddr != ")
@@ -149,6 +142,31 @@ public final class RulesetRenderer
         }
         b.append("}\n");
         return b.toString();
+    }
+
+    /**
+     * The helpers' traffic (GRE, ESP, IKE, L2TP, NAT-T, PPTP control) goes to the first queue, where the ALGs
+     * live; {@code pptpPort} is "dport" on the way out, "sport" on the way back.
+     */
+    private static void addHelperRules(final List<QueueRule> rules, final String n, final String x, final int q0,
+        final String pptpPort)
+    {
+        rules.add(new QueueRule(n + "meta l4proto { gre, esp }", x + "-p gre", q0, "GRE: PPTP helper on the first queue"));
+        rules.add(new QueueRule(null, x + "-p esp", q0, "ESP: IPsec helper on the first queue"));
+        rules.add(new QueueRule(n + "udp dport { 500, 1701, 4500 }", x + "-p udp -m multiport --dports 500,1701,4500",
+            q0, "IKE, L2TP, NAT-T: helpers on the first queue"));
+        rules.add(new QueueRule(n + "tcp " + pptpPort + " 1723", x + "-p tcp --" + pptpPort + " 1723", q0,
+            "PPTP control: helper on the first queue"));
+    }
+
+    /** The fail-open chain: the kernel masquerades LAN-to-WAN traffic that passgate does not handle. */
+    private static void appendFallbackNat(final StringBuilder b, final String lan, final String wan)
+    {
+        b.append("\tchain fallback_nat {\n");
+        b.append("\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+        b.append("\t\tiifname ").append(lan).append(" oifname ").append(wan)
+            .append(" counter masquerade comment \"fail-open: the kernel's NAT while passgate is down\"\n");
+        b.append("\t}\n");
     }
 
     /** iptables-restore input (with --noflush) for the iptables queue backend: passgate's own chains only. */
@@ -205,11 +223,7 @@ public final class RulesetRenderer
             else
             {
                 final int mask = s.queues() - 1;
-                rules.add(new QueueRule(n + "meta l4proto { gre, esp }", x + "-p gre", q0, "GRE: PPTP helper on the first queue"));
-                rules.add(new QueueRule(null, x + "-p esp", q0, "ESP: IPsec helper on the first queue"));
-                rules.add(new QueueRule(n + "udp dport { 500, 1701, 4500 }", x + "-p udp -m multiport --dports 500,1701,4500",
-                    q0, "IKE, L2TP, NAT-T: helpers on the first queue"));
-                rules.add(new QueueRule(n + "tcp sport 1723", x + "-p tcp --sport 1723", q0, "PPTP control: helper on the first queue"));
+                addHelperRules(rules, n, x, q0, "sport");
                 for (int q = 0; q < s.queues(); q++)
                 {
                     rules.add(new QueueRule(n + "meta l4proto { tcp, udp } th dport & " + mask + " == " + q,
@@ -264,11 +278,7 @@ public final class RulesetRenderer
             else
             {
                 final int mask = s.queues() - 1;
-                rules.add(new QueueRule(n + "meta l4proto { gre, esp }", x + "-p gre", q0, "GRE: PPTP helper on the first queue"));
-                rules.add(new QueueRule(null, x + "-p esp", q0, "ESP: IPsec helper on the first queue"));
-                rules.add(new QueueRule(n + "udp dport { 500, 1701, 4500 }", x + "-p udp -m multiport --dports 500,1701,4500",
-                    q0, "IKE, L2TP, NAT-T: helpers on the first queue"));
-                rules.add(new QueueRule(n + "tcp dport 1723", x + "-p tcp --dport 1723", q0, "PPTP control: helper on the first queue"));
+                addHelperRules(rules, n, x, q0, "dport");
                 rules.add(new QueueRule(n + ICMP_QUERY_REQUESTS_NFT, x + U32_ICMP_QUERY_REQUEST, q0,
                     "ICMP queries: the first queue maps them"));
                 for (int q = 0; q < s.queues(); q++)

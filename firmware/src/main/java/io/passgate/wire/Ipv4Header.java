@@ -44,28 +44,15 @@ public final class Ipv4Header
      */
     public boolean wrap(final MutableDirectBuffer buffer, final int offset, final int available)
     {
-        this.buffer = buffer;
-        this.offset = offset;
-        if (available < MIN_LENGTH)
+        if (!wrapHeader(buffer, offset, available))
         {
-            return fail(ERR_TOO_SHORT);
-        }
-        final int vihl = buffer.getByte(offset) & 0xFF;
-        if ((vihl >>> 4) != 4)
-        {
-            return fail(ERR_VERSION);
-        }
-        headerLength = (vihl & 0x0F) * 4;
-        if (headerLength < MIN_LENGTH || headerLength > available)
-        {
-            return fail(ERR_HEADER_LENGTH);
+            return false;
         }
         totalLength = buffer.getShort(offset + TOTAL_LENGTH_OFFSET, ByteOrder.BIG_ENDIAN) & 0xFFFF;
         if (totalLength < headerLength || totalLength > available)
         {
             return fail(ERR_TOTAL_LENGTH);
         }
-        error = OK;
         return true;
     }
 
@@ -75,6 +62,22 @@ public final class Ipv4Header
      * the quote is shorter than the packet was.
      */
     public boolean wrapQuoted(final MutableDirectBuffer buffer, final int offset, final int available)
+    {
+        if (!wrapHeader(buffer, offset, available))
+        {
+            return false;
+        }
+        final int claimed = buffer.getShort(offset + TOTAL_LENGTH_OFFSET, ByteOrder.BIG_ENDIAN) & 0xFFFF;
+        if (claimed < headerLength)
+        {
+            return fail(ERR_TOTAL_LENGTH);
+        }
+        totalLength = Math.min(claimed, available);
+        return true;
+    }
+
+    /** Checks what both wrap forms share: length for a header, version 4, a header length that fits. */
+    private boolean wrapHeader(final MutableDirectBuffer buffer, final int offset, final int available)
     {
         this.buffer = buffer;
         this.offset = offset;
@@ -92,12 +95,6 @@ public final class Ipv4Header
         {
             return fail(ERR_HEADER_LENGTH);
         }
-        final int claimed = buffer.getShort(offset + TOTAL_LENGTH_OFFSET, ByteOrder.BIG_ENDIAN) & 0xFFFF;
-        if (claimed < headerLength)
-        {
-            return fail(ERR_TOTAL_LENGTH);
-        }
-        totalLength = Math.min(claimed, available);
         error = OK;
         return true;
     }

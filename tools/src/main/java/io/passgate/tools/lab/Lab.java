@@ -288,21 +288,7 @@ public final class Lab implements AutoCloseable
      */
     public static <T> T inNamespace(final String ns, final long timeoutMs, final Callable<T> work) throws Exception
     {
-        final CompletableFuture<T> result = new CompletableFuture<>();
-        final Thread t = new Thread(() ->
-        {
-            try
-            {
-                Netns.enter(ns);
-                result.complete(work.call());
-            }
-            catch (final Throwable e)
-            {
-                result.completeExceptionally(e);
-            }
-        }, "in-" + ns);
-        t.setDaemon(true);
-        t.start();
+        final CompletableFuture<T> result = inNamespaceAsync(ns, work);
         try
         {
             return result.get(timeoutMs, TimeUnit.MILLISECONDS);

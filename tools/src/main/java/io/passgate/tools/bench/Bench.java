@@ -35,6 +35,7 @@ public final class Bench
     private int seconds = 3;
     private int tcpStreams = 4;
     private int udpStreams = 2;
+    private int threads = 1;
     private String only;
     private Path reference;
 
@@ -55,16 +56,18 @@ public final class Bench
                 case "--seconds" -> bench.seconds = Integer.parseInt(args[++i]);
                 case "--tcp-streams" -> bench.tcpStreams = Integer.parseInt(args[++i]);
                 case "--udp-streams" -> bench.udpStreams = Integer.parseInt(args[++i]);
+                case "--threads" -> bench.threads = Integer.parseInt(args[++i]);
                 case "--only" -> bench.only = args[++i];
                 case "--reference" -> bench.reference = Path.of(args[++i]);
                 case "-h", "--help" ->
                 {
                     System.out.println("""
                         Usage: bench [--runs N] [--seconds S] [--tcp-streams N] [--udp-streams N]
-                                     [--only tcp|udp] [--reference nfq-accept.c]
+                                     [--threads 1|2|4] [--only tcp|udp] [--reference nfq-accept.c]
                         Measures LAN-to-WAN throughput through the lab topology for: plain forwarding,
                         kernel masquerade, the C NFQUEUE accept-all reference (batch + GSO), passgate
-                        forward (accept-all) and passgate NAT; prints medians and ratios. Needs root,
+                        forward (accept-all) and passgate NAT (with --threads data-plane threads, one
+queue each; default 1); prints medians and ratios. Needs root,
                         iperf3, nft, iptables (and gcc + libnetfilter-queue-dev for the reference).""");
                     return;
                 }
@@ -110,7 +113,7 @@ public final class Bench
         setups.put("passgate forward (accept-all)", lab ->
         {
             final AutoCloseable routes = routeBack(lab);
-            final PassgateProcess pg = lab.startPassgate("--set", "mode=forward");
+            final PassgateProcess pg = lab.startPassgate("--set", "mode=forward", "--set", "threads=" + threads);
             return () ->
             {
                 report(pg);
@@ -120,7 +123,7 @@ public final class Bench
         });
         setups.put("passgate NAT", lab ->
         {
-            final PassgateProcess pg = lab.startPassgate("--set", "on-stop=remove");
+            final PassgateProcess pg = lab.startPassgate("--set", "on-stop=remove", "--set", "threads=" + threads);
             return () ->
             {
                 report(pg);

@@ -1,7 +1,5 @@
 package io.passgate.sys;
 
-import java.nio.ByteOrder;
-
 /**
  * An {@code AF_INET} raw socket for one IP protocol (GRE, ESP) without IP_HDRINCL: a send carries the
  * protocol's header and payload and the kernel adds the IP header; a receive returns whole IPv4 packets of
@@ -9,21 +7,14 @@ import java.nio.ByteOrder;
  */
 public final class IpProtocolSocket implements AutoCloseable
 {
-    private static final int IOV = Structs.MSGHDR_SIZE;
-    private static final int SOCKADDR = IOV + Structs.IOVEC_SIZE;
-
     private final int fd;
-    private final NativeBuffer message;
+    private final DatagramMessage message;
     private boolean closed;
 
     private IpProtocolSocket(final int fd) throws ErrnoException
     {
         this.fd = fd;
-        this.message = NativeBuffer.allocate(SOCKADDR + Structs.SOCKADDR_IN_SIZE);
-        message.putAddress(Structs.MSGHDR_NAME, message.address() + SOCKADDR);
-        message.buffer().putInt(Structs.MSGHDR_NAMELEN, Structs.SOCKADDR_IN_SIZE, ByteOrder.nativeOrder());
-        message.putAddress(Structs.MSGHDR_IOV, message.address() + IOV);
-        message.putAddress(Structs.MSGHDR_IOVLEN, 1);
+        this.message = new DatagramMessage();
     }
 
     /** Opens a raw socket for IP protocol {@code protocol} (47 GRE, 50 ESP). Needs CAP_NET_RAW. */
@@ -49,10 +40,7 @@ public final class IpProtocolSocket implements AutoCloseable
     /** Sends {@code length} bytes (the protocol header and payload) to {@code destination} (host order). */
     public long send(final long payload, final int length, final int destination)
     {
-        Structs.putSockaddrIn(message.buffer(), SOCKADDR, destination, 0);
-        message.putAddress(IOV + Structs.IOVEC_BASE, payload);
-        message.putAddress(IOV + Structs.IOVEC_LEN, length);
-        return Sys.sendMsg(fd, message.address(), 0);
+        return message.send(fd, payload, length, destination, 0);
     }
 
     /** Receives one IPv4 packet (with its IP header); returns its length or {@code -errno}. */

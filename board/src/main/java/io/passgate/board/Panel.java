@@ -35,11 +35,11 @@ public class Panel implements StatusPanel
     private final ButtonInput button;
     private final PanelLogic logic;
     private final Consumer<String> onPatternChange;
-    private final Pattern[] patterns;
+    /** The pattern each LED shows: replaced whole when a snapshot arrives, so readers see the newest one. */
+    private volatile Pattern[] patterns;
     private final boolean[] levels;
     private final boolean[] failed;
     private final boolean[] written;
-    private volatile StatusSnapshot snapshot;
     private volatile ButtonActions actions;
     private ScheduledExecutorService scheduler;
     private ExecutorService actionThread;
@@ -57,6 +57,7 @@ public class Panel implements StatusPanel
         this.onPatternChange = onPatternChange;
         this.onClose = onClose;
         this.patterns = new Pattern[leds.size()];
+        java.util.Arrays.fill(patterns, Pattern.OFF);
         this.levels = new boolean[leds.size()];
         this.failed = new boolean[leds.size()];
         this.written = new boolean[leds.size()];
@@ -100,10 +101,27 @@ public class Panel implements StatusPanel
         return t;
     }
 
+    /**
+     * Takes a new snapshot: the LEDs' patterns follow at once (what {@link #leds()} reports, so a status read
+     * after a switch change shows the new patterns); the scheduler's next tick drives the levels.
+     */
     @Override
-    public void show(final StatusSnapshot s)
+    public synchronized void show(final StatusSnapshot s)
     {
-        snapshot = s;
+        final Pattern[] before = patterns;
+        final Pattern[] after = new Pattern[leds.size()];
+        for (int i = 0; i < after.length; i++)
+        {
+            after[i] = PanelLogic.pattern(leds.get(i).role(), s);
+        }
+        patterns = after;
+        for (int i = 0; i < after.length; i++)
+        {
+            if (after[i] != before[i] && onPatternChange != null)
+            {
+                onPatternChange.accept(leds.get(i).role() + " " + after[i].label());
+            }
+        }
     }
 
     /** One scheduler step: the button, then every LED. */
@@ -130,19 +148,11 @@ public class Panel implements StatusPanel
                 dispatch(press);
             }
         }
-        final StatusSnapshot s = snapshot;
+        final Pattern[] current = patterns;
         for (int i = 0; i < leds.size(); i++)
         {
             final Led led = leds.get(i);
-            final Pattern p = PanelLogic.pattern(led.role(), s);
-            if (p != patterns[i])
-            {
-                patterns[i] = p;
-                if (onPatternChange != null)
-                {
-                    onPatternChange.accept(led.role() + " " + p.label());
-                }
-            }
+            final Pattern p = current[i];
             final boolean level = p.level(nowMs);
             if ((!written[i] || level != levels[i]) && !failed[i])
             {
@@ -207,10 +217,10 @@ public class Panel implements StatusPanel
     public Map<String, String> leds()
     {
         final Map<String, String> m = new LinkedHashMap<>();
+        final Pattern[] current = patterns;
         for (int i = 0; i < leds.size(); i++)
         {
-            final Pattern p = patterns[i] == null ? PanelLogic.pattern(leds.get(i).role(), snapshot) : patterns[i];
-            m.put(leds.get(i).role(), p.label());
+            m.put(leds.get(i).role(), current[i].label());
         }
         return m;
     }

@@ -103,6 +103,11 @@ public enum Counter
     DROP_UNTRANSLATABLE("dropped: LAN packet that cannot be translated"),
     DROP_GRE_NO_CALL("dropped: enhanced GRE that belongs to no PPTP call"),
     DROP_PPTP_LIMIT("dropped: PPTP connection or call limit reached"),
+    DROP_HANDLER_FAULT("dropped: the packet handler failed on it (a passgate bug; see passgatectl status)"),
+
+    // faults (a passgate bug or the system refusing; see passgatectl status for the last one)
+    DATAPLANE_ERRORS("exceptions out of a dataplane duty cycle (the loop went on)"),
+    SEND_ERRORS("passgate's own packets (TCP RST, ICMP errors) the raw socket failed to send"),
 
     // liveness
     DUTY_CYCLES("dataplane duty cycles"),

@@ -24,6 +24,7 @@ import io.passgate.counters.Counter;
 import io.passgate.counters.CounterSet;
 import io.passgate.counters.CountersFile;
 import io.passgate.dataplane.Dataplane;
+import io.passgate.sys.Errno;
 import io.passgate.dataplane.ForwardHandler;
 import io.passgate.nat.NatConfig;
 import io.passgate.nat.NatEngine;
@@ -67,6 +68,9 @@ public final class Daemon implements AutoCloseable
     private volatile String heartbeatFault;
     private volatile boolean running;
     private boolean closed;
+    /** The newest dataplane fault the control thread has logged (faults are logged here, never per packet). */
+    private long faultLoggedAtMs;
+    private long faultsLogged;
 
     public Daemon(final PassgateContext ctx, final Firewall firewall)
     {
@@ -187,7 +191,7 @@ public final class Daemon implements AutoCloseable
                 ctx.natUdpTimeoutS() * 1000L, ctx.natTcpEstablishedTimeoutS() * 1000L,
                 ctx.natTcpTransitoryTimeoutS() * 1000L, ctx.natIcmpTimeoutS() * 1000L, mss,
                 ctx.natUnsolicitedSynIcmp(), ctx.hairpinMark(), shard, ctx.threads(), seed + shard);
-            final RawSocketSink sink = new RawSocketSink();
+            final RawSocketSink sink = new RawSocketSink(counters);
             sinks.add(sink);
             final NatEngine engine = new NatEngine(config, counters, sink, ctx.natIcmpRate(), startMs);
             engines.add(engine);
@@ -396,6 +400,58 @@ public final class Daemon implements AutoCloseable
         countersFile.publish(ctx.threads(), controlCounters);
     }
 
+    /**
+     * Publishes the faults the dataplane threads recorded (the runner's own count into the control row) and
+     * logs a new one once per second at most: the first ten with their stack trace, then one line each with
+     * how many happened meanwhile.
+     */
+    private void reportFaults()
+    {
+        controlCounters.set(Counter.DATAPLANE_ERRORS, dataplane.errors());
+        final Dataplane.Fault fault = dataplane.lastFault();
+        if (fault == null || fault.atMs() <= faultLoggedAtMs)
+        {
+            return;
+        }
+        final long total = countersFile.total(Counter.DATAPLANE_ERRORS) + countersFile.total(Counter.DROP_HANDLER_FAULT);
+        final long since = total - faultsLogged;
+        faultLoggedAtMs = fault.atMs();
+        faultsLogged = total;
+        if (total <= 10)
+        {
+            Logger.error(fault.error(), "dataplane fault in {} (contained; {} so far)", fault.where(), total);
+        }
+        else
+        {
+            Logger.error("dataplane fault in {}: {} ({} since the last report, {} in all)", fault.where(), fault.error(),
+                since, total);
+        }
+    }
+
+    /** Faults and failed sends for the status: counts, and the last fault with its age. */
+    private Map<String, String> faultInfo(final long now)
+    {
+        final Map<String, String> info = new LinkedHashMap<>();
+        final long faults = countersFile.total(Counter.DATAPLANE_ERRORS) + countersFile.total(Counter.DROP_HANDLER_FAULT);
+        info.put("dataplane-errors", Long.toString(faults));
+        final Dataplane.Fault fault = dataplane.lastFault();
+        if (fault != null)
+        {
+            info.put("last-error", fault.describe() + " (" + Math.max(0, (now - fault.atMs()) / 1000) + " s ago)");
+        }
+        info.put("send-errors", Long.toString(countersFile.total(Counter.SEND_ERRORS)));
+        int errno = 0;
+        for (final RawSocketSink sink : sinks)
+        {
+            errno = sink.lastErrno() != 0 ? sink.lastErrno() : errno;
+        }
+        if (errno != 0)
+        {
+            info.put("last-send-error", Errno.name(errno));
+        }
+        return info;
+    }
+
     private void publishStatus(final boolean alive)
     {
         final String fault = !alive ? "dataplane stalled" : !rulesApplied ? "rules not applied" : heartbeatFault;
@@ -409,6 +465,7 @@ public final class Daemon implements AutoCloseable
         info.put("wan-interface", ctx.wanInterface());
         info.put("threads", Integer.toString(ctx.threads()));
         info.put("queue-backend", spec.backend().name().toLowerCase());
+        info.putAll(faultInfo(System.currentTimeMillis()));
         control.publish(countersFile, alive, rulesApplied, fault, (long)ctx.natMaxFlows() * ctx.threads(), info);
     }
 
@@ -424,6 +481,7 @@ public final class Daemon implements AutoCloseable
             if (now >= nextStats)
             {
                 nextStats = now + 1000;
+                reportFaults();
                 readQueueDrops();
             }
             final boolean alive = dataplane.allAlive(now, Math.max(1000, ctx.aliveTimeoutMs() / 2));

@@ -333,6 +333,19 @@ public final class NfqueueChannel implements AutoCloseable
             counters.increment(Counter.DROPPED);
             verdicts.drop(packet.packetId());
         }
+        else if (verdict == PacketHandler.VERDICT_REQUEUE)
+        {
+            if (packet.requeueTarget() >= 0)
+            {
+                counters.increment(Counter.REQUEUED);
+                verdicts.requeue(packet.packetId(), packet.requeueTarget());
+            }
+            else
+            {
+                counters.increment(Counter.DROPPED);
+                verdicts.drop(packet.packetId());
+            }
+        }
         else if (verdict == PacketHandler.VERDICT_ACCEPT_MODIFIED)
         {
             // a rewrite of a packet the kernel copied short would cut it: refuse, count, drop

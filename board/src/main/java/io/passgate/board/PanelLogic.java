@@ -99,7 +99,7 @@ public final class PanelLogic
                 {
                     yield Pattern.OFF;
                 }
-                yield s.pptpTunnels() + s.ipsecTunnels() + s.l2tpTunnels() > 0 ? Pattern.SLOW_BLINK : Pattern.ON;
+                yield s.allTunnels() > 0 ? Pattern.SLOW_BLINK : Pattern.ON;
             }
             default ->
             {

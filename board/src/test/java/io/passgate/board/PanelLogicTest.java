@@ -99,7 +99,7 @@ class PanelLogicTest
     private static StatusSnapshot snapshot(final boolean alive, final String fault, final Switches s, final long pptp,
         final long ipsec, final long l2tp)
     {
-        return new StatusSnapshot(0, alive, true, fault, s, pptp, ipsec, l2tp, 0, 0, Map.of());
+        return new StatusSnapshot(0, alive, true, fault, s, Map.of("pptp", (long)pptp, "ipsec", (long)ipsec, "l2tp", (long)l2tp), 0, 0, Map.of());
     }
 
     /** Every combination: fault, dataplane, master switch, each protocol's switch, its tunnels. */
@@ -116,7 +116,7 @@ class PanelLogicTest
                     {
                         for (final long tunnels : new long[] {0, 3})
                         {
-                            final Switches sw = new Switches(master, on, on, on, on);
+                            final Switches sw = new Switches(master, java.util.Map.of("pptp", on, "ipsec", on, "natt", on, "l2tp", on));
                             final StatusSnapshot s = snapshot(alive, fault ? "dataplane stalled" : null, sw, tunnels, tunnels,
                                 tunnels);
                             final String what = "fault=" + fault + " alive=" + alive + " master=" + master + " on=" + on

@@ -142,7 +142,7 @@ class Pi4jPanelTest
     {
         panel(Map.of());
         button().mockState(DigitalState.HIGH);
-        panel.show(new StatusSnapshot(0, true, true, null, Switches.ALL_ON.with("l2tp", false), 1, 0, 0, 0, 0, Map.of()));
+        panel.show(new StatusSnapshot(0, true, true, null, Switches.ALL_ON.with("l2tp", false), Map.of("pptp", 1L), 0, 0, Map.of()));
         run(10);
         assertEquals(DigitalState.HIGH, led("ipsec"), "on, no tunnel");
         assertEquals(DigitalState.LOW, led("l2tp"), "switched off");
@@ -156,7 +156,7 @@ class Pi4jPanelTest
         assertTrue(high >= 45 && high <= 55, "slow blink, half the time on: " + high);
         assertEquals(Map.of("system", "heartbeat", "pptp", "slow-blink", "ipsec", "on", "l2tp", "off"), panel.leds());
         // a fault: everything blinks fast
-        panel.show(new StatusSnapshot(0, false, true, "dataplane stalled", Switches.ALL_ON, 0, 0, 0, 0, 0, Map.of()));
+        panel.show(new StatusSnapshot(0, false, true, "dataplane stalled", Switches.ALL_ON, Map.of("pptp", 0L), 0, 0, Map.of()));
         run(10);
         assertEquals("fast-blink", panel.leds().get("system"));
         assertEquals("fast-blink", panel.leds().get("l2tp"));
@@ -208,7 +208,7 @@ class Pi4jPanelTest
         };
         panel = new Panel("test", List.of(new Panel.Led("pptp", broken), new Panel.Led("ipsec", fine)), null,
             new PanelLogic(50, 3000), null, null);
-        panel.show(new StatusSnapshot(0, true, true, null, Switches.ALL_ON, 0, 0, 0, 0, 0, Map.of()));
+        panel.show(new StatusSnapshot(0, true, true, null, Switches.ALL_ON, Map.of("pptp", 0L), 0, 0, Map.of()));
         run(1000);
         assertEquals(1, writes.get(), "tried once, then left alone");
         assertTrue(good[0], "the other LED works");
@@ -225,7 +225,7 @@ class Pi4jPanelTest
         }
         panel(Map.of("onboard-leds", "on", "gpio-leds", "off"));
         assertEquals("none", Files.readString(dir.resolve("leds/ACT/trigger")));
-        panel.show(new StatusSnapshot(0, true, true, null, Switches.ALL_ON, 0, 0, 0, 0, 0, Map.of()));
+        panel.show(new StatusSnapshot(0, true, true, null, Switches.ALL_ON, Map.of("pptp", 0L), 0, 0, Map.of()));
         run(20);
         assertEquals("1", Files.readString(dir.resolve("leds/PWR/brightness")), "passthrough on: PWR on");
         panel.close();

@@ -78,15 +78,18 @@ public final class SwitchStore
                 }
                 values.put(kv[0].strip(), value.equals("on"));
             }
-            for (final String key : new String[] {"all", "pptp", "ipsec", "natt", "l2tp"})
+            if (!values.containsKey("all"))
             {
-                if (!values.containsKey(key))
-                {
-                    return corrupt(defaults, "no value for '" + key + "'");
-                }
+                return corrupt(defaults, "no value for 'all'");
             }
-            return new Loaded(new Switches(values.get("all"), values.get("pptp"), values.get("ipsec"), values.get("natt"),
-                values.get("l2tp")), null);
+            // a switch the file does not know (a helper added since) takes the configuration's default; a switch
+            // no helper declares any more is ignored
+            final Map<String, Boolean> settings = new java.util.LinkedHashMap<>();
+            for (final String name : Switches.names())
+            {
+                settings.put(name, values.getOrDefault(name, defaults.setting(name)));
+            }
+            return new Loaded(new Switches(values.get("all"), settings), null);
         }
         catch (final IOException e)
         {
@@ -120,7 +123,7 @@ public final class SwitchStore
         Files.createDirectories(file.getParent());
         final StringBuilder b = new StringBuilder("# passgate passthrough switches: written by passgate, change them with passgatectl\n");
         b.append("all = ").append(Switches.onOff(s.master())).append('\n');
-        for (final String p : Switches.PROTOCOLS)
+        for (final String p : Switches.names())
         {
             b.append(p).append(" = ").append(Switches.onOff(s.setting(p))).append('\n');
         }

@@ -1,71 +1,119 @@
 package io.passgate.control;
 
+import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-/**
- * The passthrough switches: a master switch (all passthrough on or off, the push-button's) and each
- * protocol's own setting, remembered while the master is off. A protocol passes when the master and its own
- * switch are on; NAT-T also needs IPsec. OpenVPN, WireGuard and SSTP are plain NAT and have no switch.
- */
-public record Switches(boolean master, boolean pptp, boolean ipsec, boolean natt, boolean l2tp)
-{
-    public static final String[] PROTOCOLS = {"pptp", "ipsec", "natt", "l2tp"};
-    public static final Switches ALL_ON = new Switches(true, true, true, true, true);
+import io.passgate.alg.Helpers;
+import io.passgate.nat.Passthroughs;
 
-    public boolean effective(final String protocol)
+/**
+ * The passthrough switches: a master switch (all passthrough on or off, the push-button's) and each switch the
+ * helpers declare ({@link Helpers#PASSTHROUGHS}: pptp, ipsec, natt, l2tp), each one's own setting remembered
+ * while the master is off. A switch passes when the master, its own setting and the switch it depends on (NAT-T
+ * on IPsec) are on. OpenVPN, WireGuard and SSTP are plain NAT and have no switch.
+ *
+ * @param master   the master switch
+ * @param settings every declared switch's own setting, in declaration order
+ */
+public record Switches(boolean master, Map<String, Boolean> settings)
+{
+    /** Every declared switch on. */
+    public static final Switches ALL_ON = allOn();
+
+    public Switches
     {
-        return master && switch (protocol)
+        final Map<String, Boolean> complete = new LinkedHashMap<>();
+        for (final String name : names())
         {
-            case "pptp" -> pptp;
-            case "ipsec" -> ipsec;
-            case "natt" -> ipsec && natt;
-            case "l2tp" -> l2tp;
-            default -> throw new IllegalArgumentException("unknown passthrough '" + protocol + "'");
-        };
+            complete.put(name, settings.getOrDefault(name, Boolean.TRUE));
+        }
+        settings = Collections.unmodifiableMap(complete);
     }
 
+    private static Switches allOn()
+    {
+        return new Switches(true, Map.of());
+    }
+
+    private static Passthroughs layout()
+    {
+        return Helpers.PASSTHROUGHS;
+    }
+
+    /** The declared switch names, in order ("all" is the master's). */
+    public static List<String> names()
+    {
+        return layout().names();
+    }
+
+    private static int index(final String protocol)
+    {
+        final int i = layout().index(protocol);
+        if (i < 0)
+        {
+            throw new IllegalArgumentException("unknown passthrough '" + protocol + "' (" + String.join(", ", names())
+                + " or all)");
+        }
+        return i;
+    }
+
+    /** Whether switch {@code protocol} passes now (master, own setting, and the switch it depends on). */
+    public boolean effective(final String protocol)
+    {
+        int i = index(protocol);
+        if (!master)
+        {
+            return false;
+        }
+        while (i >= 0)
+        {
+            if (!settings.get(layout().name(i)))
+            {
+                return false;
+            }
+            i = layout().parent(i);
+        }
+        return true;
+    }
+
+    /** A switch's own setting; "all" is the master. */
     public boolean setting(final String protocol)
     {
-        return switch (protocol)
+        if (protocol.equals("all"))
         {
-            case "pptp" -> pptp;
-            case "ipsec" -> ipsec;
-            case "natt" -> natt;
-            case "l2tp" -> l2tp;
-            case "all" -> master;
-            default -> throw new IllegalArgumentException("unknown passthrough '" + protocol + "'");
-        };
+            return master;
+        }
+        return settings.get(layout().name(index(protocol)));
     }
 
     /** The same with one switch changed ("all" is the master switch). */
     public Switches with(final String protocol, final boolean on)
     {
-        return switch (protocol.toLowerCase(Locale.ROOT))
+        final String p = protocol.toLowerCase(Locale.ROOT);
+        if (p.equals("all"))
         {
-            case "all" -> new Switches(on, pptp, ipsec, natt, l2tp);
-            case "pptp" -> new Switches(master, on, ipsec, natt, l2tp);
-            case "ipsec" -> new Switches(master, pptp, on, natt, l2tp);
-            case "natt" -> new Switches(master, pptp, ipsec, on, l2tp);
-            case "l2tp" -> new Switches(master, pptp, ipsec, natt, on);
-            default -> throw new IllegalArgumentException("unknown passthrough '" + protocol
-                + "' (pptp, ipsec, natt, l2tp or all)");
-        };
+            return new Switches(on, settings);
+        }
+        final Map<String, Boolean> next = new LinkedHashMap<>(settings);
+        next.put(layout().name(index(p)), on);
+        return new Switches(master, next);
     }
 
     public Map<String, Object> toJson()
     {
         final Map<String, Object> m = new LinkedHashMap<>();
         m.put("all", master);
-        final Map<String, Object> settings = new LinkedHashMap<>();
+        final Map<String, Object> own = new LinkedHashMap<>();
         final Map<String, Object> effective = new LinkedHashMap<>();
-        for (final String p : PROTOCOLS)
+        for (final String p : names())
         {
-            settings.put(p, setting(p));
+            own.put(p, setting(p));
             effective.put(p, effective(p));
         }
-        m.put("settings", settings);
+        m.put("settings", own);
         m.put("effective", effective);
         return m;
     }
@@ -74,7 +122,7 @@ public record Switches(boolean master, boolean pptp, boolean ipsec, boolean natt
     public String toString()
     {
         final StringBuilder b = new StringBuilder("all=" + onOff(master));
-        for (final String p : PROTOCOLS)
+        for (final String p : names())
         {
             b.append(' ').append(p).append('=').append(onOff(setting(p)));
             if (setting(p) != effective(p))

@@ -5,87 +5,85 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import io.passgate.nat.FlowTable;
+import io.passgate.nat.HelperSpec;
 import io.passgate.nat.NatEngine;
-import io.passgate.nat.PassthroughPolicy;
-import io.passgate.nat.Protocols;
+import io.passgate.nat.TunnelSink;
 import io.passgate.wire.Ipv4Header;
 
 /**
- * The live VPN tunnels of one shard, copied from its session table on its own thread into preallocated
- * arrays ({@link #collect}, allocation-free), then read and turned into JSON by the control thread.
+ * The live VPN tunnels of one shard, as its helpers list them: copied on the shard's own thread into
+ * preallocated arrays ({@link #collect}, allocation-free), then read and turned into JSON by the control thread
+ * with the names each helper declared for its rows' identifiers.
  */
-public final class TunnelTable
+public final class TunnelTable implements TunnelSink
 {
     public static final int CAPACITY = 4096;
-    private static final String[] KINDS = {"", "pptp-control", "pptp-call", "ike", "natt", "esp", "ah", "l2tp"};
 
+    private final byte[] helper = new byte[CAPACITY];
     private final byte[] kind = new byte[CAPACITY];
     private final int[] client = new int[CAPACITY];
-    private final int[] clientId = new int[CAPACITY];
     private final int[] server = new int[CAPACITY];
-    private final int[] serverId = new int[CAPACITY];
-    private final int[] wanId = new int[CAPACITY];
+    private final long[] ids = new long[CAPACITY * IDS];
     private final long[] packetsOut = new long[CAPACITY];
     private final long[] bytesOut = new long[CAPACITY];
     private final long[] packetsIn = new long[CAPACITY];
     private final long[] bytesIn = new long[CAPACITY];
     private final long[] created = new long[CAPACITY];
     private final long[] lastSeen = new long[CAPACITY];
+    private final List<HelperSpec> specs = new ArrayList<>();
     private int size;
     private boolean truncated;
     private long collectedAt;
 
-    /** Copies the tunnel sessions of {@code engine} (its dataplane thread). */
+    /** Copies the tunnels of every helper of {@code engine} (its dataplane thread). */
     public void collect(final NatEngine engine, final long nowMs)
     {
-        final FlowTable flows = engine.flows();
         size = 0;
         truncated = false;
         collectedAt = nowMs;
-        for (int f = 0; f < flows.capacity(); f++)
+        if (specs.size() != engine.helperCount())
         {
-            if (!flows.inUse(f))
+            specs.clear();
+            for (int h = 1; h <= engine.helperCount(); h++)
             {
-                continue;
+                specs.add(engine.helper(h).spec());
             }
-            final int k = kindOf(engine, flows, f);
-            if (k == 0)
-            {
-                continue;
-            }
-            if (size == CAPACITY)
-            {
-                truncated = true;
-                return;
-            }
-            final int r = size++;
-            kind[r] = (byte)k;
-            client[r] = flows.intAddr(f);
-            clientId[r] = flows.intPort(f);
-            server[r] = flows.remAddr(f);
-            serverId[r] = flows.remPort(f);
-            wanId[r] = flows.extPort(f);
-            packetsOut[r] = flows.packetsOut(f);
-            bytesOut[r] = flows.bytesOut(f);
-            packetsIn[r] = flows.packetsIn(f);
-            bytesIn[r] = flows.bytesIn(f);
-            created[r] = flows.created(f);
-            lastSeen[r] = flows.lastSeen(f);
+        }
+        for (int h = 1; h <= engine.helperCount() && !truncated; h++)
+        {
+            engine.helper(h).collectTunnels(h, this);
         }
     }
 
-    private static int kindOf(final NatEngine engine, final FlowTable flows, final int f)
+    @Override
+    public boolean row(final int helperIndex, final int rowKind, final int rowClient, final int rowServer, final long id0,
+        final long id1, final long id2, final long id3, final long id4, final long id5, final long rowPacketsOut,
+        final long rowBytesOut, final long rowPacketsIn, final long rowBytesIn, final long createdMs,
+        final long lastSeenMs)
     {
-        final int proto = flows.protocol(f);
-        return switch (engine.passthroughOf(f))
+        if (size == CAPACITY)
         {
-            case PassthroughPolicy.PPTP -> proto == Protocols.TCP ? 1 : 2;
-            case PassthroughPolicy.IPSEC -> proto == Protocols.UDP ? 3 : proto == Protocols.ESP ? 5 : 6;
-            case PassthroughPolicy.NATT -> 4;
-            case PassthroughPolicy.L2TP -> 7;
-            default -> 0;
-        };
+            truncated = true;
+            return false;
+        }
+        final int r = size++;
+        helper[r] = (byte)helperIndex;
+        kind[r] = (byte)rowKind;
+        client[r] = rowClient;
+        server[r] = rowServer;
+        ids[r * IDS] = id0;
+        ids[r * IDS + 1] = id1;
+        ids[r * IDS + 2] = id2;
+        ids[r * IDS + 3] = id3;
+        ids[r * IDS + 4] = id4;
+        ids[r * IDS + 5] = id5;
+        packetsOut[r] = rowPacketsOut;
+        bytesOut[r] = rowBytesOut;
+        packetsIn[r] = rowPacketsIn;
+        bytesIn[r] = rowBytesIn;
+        created[r] = createdMs;
+        lastSeen[r] = lastSeenMs;
+        return true;
     }
 
     public int size()
@@ -98,32 +96,36 @@ public final class TunnelTable
         return truncated;
     }
 
-    /** The rows as JSON-ready maps (control thread). */
+    /** The rows as JSON-ready maps (control thread); a "wan" entry names the WAN address and port or ID. */
     public List<Map<String, Object>> rows(final String wanAddress)
     {
         final List<Map<String, Object>> out = new ArrayList<>();
         for (int r = 0; r < size; r++)
         {
+            final HelperSpec spec = specs.get(helper[r] - 1);
+            final HelperSpec.TunnelKind k = spec.tunnelKinds().get(kind[r]);
             final Map<String, Object> row = new LinkedHashMap<>();
-            final String k = KINDS[kind[r]];
-            row.put("protocol", k);
+            row.put("protocol", k.name());
             row.put("client", Ipv4Header.format(client[r]));
             row.put("server", Ipv4Header.format(server[r]));
-            switch (k)
+            for (int i = 0; i < k.ids().size() && i < IDS; i++)
             {
-                case "pptp-call" ->
-                {
-                    row.put("client-call-id", clientId[r]);
-                    row.put("server-call-id", serverId[r]);
-                    row.put("wan", wanAddress + " call-id " + wanId[r]);
-                }
-                case "esp", "ah" -> row.put("wan", wanAddress);
-                default ->
-                {
-                    row.put("client-port", clientId[r]);
-                    row.put("server-port", serverId[r]);
-                    row.put("wan", wanAddress + ":" + wanId[r]);
-                }
+                final String name = k.ids().get(i);
+                final long value = ids[r * IDS + i];
+                row.put(name, name.endsWith("-spi") ? String.format("%0" + (value > 0xFFFF_FFFFL || value < 0 ? 16 : 8) + "x", value)
+                    : (Object)value);
+            }
+            if (row.containsKey("wan-port"))
+            {
+                row.put("wan", wanAddress + ":" + row.get("wan-port"));
+            }
+            else if (row.containsKey("wan-call-id"))
+            {
+                row.put("wan", wanAddress + " call-id " + row.get("wan-call-id"));
+            }
+            else
+            {
+                row.put("wan", wanAddress);
             }
             row.put("packets-out", packetsOut[r]);
             row.put("bytes-out", bytesOut[r]);

@@ -89,6 +89,18 @@ public enum Counter
     PPTP_CALLS_TIMED_OUT("PPTP call requests never answered, ended after 10 minutes"),
     PPTP_CLEARS_UNKNOWN("Call-Clear-Requests for a call already gone (a teardown race), passed as they are"),
 
+    // IPsec
+    IPSEC_IKE_MESSAGES("IKE messages seen (UDP 500 and 4500)"),
+    IPSEC_IKE_SPIS_LEARNT("IKE SPIs learnt for the shared port 500"),
+    IPSEC_ESP_SAS("ESP security associations started from the LAN"),
+    IPSEC_ESP_OUT("ESP packets translated LAN to WAN"),
+    IPSEC_ESP_IN("ESP packets translated WAN to LAN"),
+    IPSEC_ESP_BOUND("inbound ESP SPIs bound to the client waiting on their server"),
+    IPSEC_ESP_BOUND_ONLY_CLIENT("inbound ESP SPIs bound to their server's only IPsec client"),
+    IPSEC_HELD("IKE or ESP packets held while another client waited on the same server"),
+    IPSEC_RELEASED("held IKE or ESP packets sent on when their turn came"),
+    IPSEC_WAITS_EXPIRED("clients whose wait for a server's first ESP ran out"),
+
     // passthrough switches and tunnels
     PASSTHROUGH_REFUSED("packets refused because their passthrough is switched off (RST or ICMP 3/13 sent)"),
     PASSTHROUGH_TORN_DOWN("sessions torn down when their passthrough was switched off"),
@@ -108,6 +120,13 @@ public enum Counter
     DROP_UNTRANSLATABLE("dropped: LAN packet that cannot be translated"),
     DROP_GRE_NO_CALL("dropped: enhanced GRE that belongs to no PPTP call"),
     DROP_PPTP_LIMIT("dropped: PPTP connection or call limit reached"),
+    DROP_IKE_UNKNOWN_SPI("dropped: IKE to the shared port 500 with SPIs no client sent (several clients on that server)"),
+    DROP_IKE_MALFORMED("dropped: not a valid IKE header on the shared port 500"),
+    DROP_ESP_UNKNOWN_SPI("dropped: inbound ESP with an SPI no waiting client takes (several clients on that server)"),
+    DROP_ESP_MALFORMED("dropped: ESP shorter than its SPI and sequence number, or SPI 0"),
+    DROP_IPSEC_HOLD_FULL("dropped: no room to hold an IKE or ESP packet for its turn"),
+    DROP_IPSEC_HOLD_EXPIRED("dropped: a held IKE or ESP packet whose turn did not come within 10 s"),
+    DROP_IPSEC_LIMIT("dropped: IPsec tunnel table full"),
     DROP_ICMP_AMBIGUOUS("dropped: ICMP error whose quote matches several clients' sessions"),
     DROP_HANDLER_FAULT("dropped: the packet handler failed on it (a passgate bug; see passgatectl status)"),
 

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import io.passgate.alg.Helpers;
 import io.passgate.control.StatusSnapshot;
 import io.passgate.control.SwitchStore;
 import io.passgate.control.Switches;
@@ -120,8 +121,7 @@ public final class ControlPlane implements ButtonActions
             final NatEngine engine = engines.get(i);
             final boolean queued = agents.get(i).submit(() ->
             {
-                final int torn = engine.applyPassthrough(s.effective("pptp"), s.effective("ipsec"), s.effective("natt"),
-                    s.effective("l2tp"));
+                final int torn = engine.applyPassthrough(s::effective);
                 if (torn > 0)
                 {
                     Logger.info("{} passthrough session(s) torn down", torn);
@@ -153,7 +153,7 @@ public final class ControlPlane implements ButtonActions
         final Switches s = switches;
         for (final NatEngine engine : engines)
         {
-            engine.applyPassthrough(s.effective("pptp"), s.effective("ipsec"), s.effective("natt"), s.effective("l2tp"));
+            engine.applyPassthrough(s::effective);
         }
     }
 
@@ -232,14 +232,16 @@ public final class ControlPlane implements ButtonActions
     void publish(final CountersFile counters, final boolean alive, final boolean rulesApplied, final String fault,
         final long capacity, final Map<String, String> info)
     {
-        final long pptp = counters.total(Counter.PPTP_CALLS_LIVE);
-        final long ipsec = counters.total(Counter.TUNNELS_IPSEC);
-        final long l2tp = counters.total(Counter.TUNNELS_L2TP);
+        final Map<String, Long> tunnels = new LinkedHashMap<>();
+        for (final String group : Helpers.PASSTHROUGHS.tunnelGroups())
+        {
+            tunnels.put(group, Math.max(0, counters.total(Helpers.PASSTHROUGHS.tunnelCounter(group))));
+        }
         final long sessions = counters.total(Counter.NAT_FLOWS_LIVE);
         synchronized (snapshotLock)
         {
-            show(new StatusSnapshot(System.currentTimeMillis(), alive, rulesApplied, fault, switches, pptp, ipsec, l2tp,
-                sessions, capacity, info));
+            show(new StatusSnapshot(System.currentTimeMillis(), alive, rulesApplied, fault, switches, tunnels, sessions,
+                capacity, info));
         }
     }
 

@@ -16,7 +16,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;
 import java.util.concurrent.TimeUnit;
 
-import io.passgate.alg.PptpAlg;
+import io.passgate.alg.Helpers;
+import io.passgate.nat.Helper;
 import io.passgate.config.PassgateContext;
 import io.passgate.control.SwitchStore;
 import io.passgate.control.Switches;
@@ -99,7 +100,7 @@ public final class Daemon implements AutoCloseable
 
     static Switches defaultSwitches(final PassgateContext c)
     {
-        return new Switches(true, c.passthroughPptp(), c.passthroughIpsec(), c.passthroughNatt(), c.passthroughL2tp());
+        return new Switches(true, c.passthrough());
     }
 
     public RulesetSpec spec()
@@ -238,12 +239,11 @@ public final class Daemon implements AutoCloseable
             sinks.add(sink);
             final NatEngine engine = new NatEngine(config, counters, sink, ctx.natIcmpRate(), startMs, shared);
             engines.add(engine);
-            if (shard == 0)
+            // every shard runs the helpers: their ports' traffic goes to the first queue (see RulesetRenderer),
+            // but a session another shard holds is handed to it with its helper's work
+            for (final Helper helper : Helpers.create(ctx, seed ^ (0x5050L + shard)))
             {
-                // the helpers' traffic goes to the first queue (see RulesetRenderer)
-                engine.register(new PptpAlg(ctx.pptpMaxConnections(), ctx.pptpMaxCalls(),
-                    ctx.pptpMaxCallsPerConnection(),
-                    ctx.pptpResetOnInvalid() ? PptpAlg.OnInvalid.RESET : PptpAlg.OnInvalid.DROP, seed ^ 0x5050));
+                engine.register(helper);
             }
             return new NatHandler(engine, counters, ctx.queueBase());
         };

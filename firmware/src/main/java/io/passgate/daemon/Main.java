@@ -6,6 +6,7 @@ import java.util.Map;
 
 import io.passgate.config.ConfigException;
 import io.passgate.config.ConfigSource;
+import io.passgate.config.ConfigKeys;
 import io.passgate.config.PassgateContext;
 import io.passgate.nft.Firewall;
 import io.passgate.nft.QueueBackend;
@@ -79,9 +80,9 @@ public final class Main
                         return 0;
                     }
                     case "--config" -> configFile = Path.of(value(args, ++i, a));
-                    case "--lan-if" -> cli.set(PassgateContext.LAN_INTERFACE_PROP_NAME, value(args, ++i, a), "option --lan-if");
-                    case "--wan-if" -> cli.set(PassgateContext.WAN_INTERFACE_PROP_NAME, value(args, ++i, a), "option --wan-if");
-                    case "--wan-address" -> cli.set(PassgateContext.WAN_ADDRESS_PROP_NAME, value(args, ++i, a), "option --wan-address");
+                    case "--lan-if" -> cli.set(ConfigKeys.LAN_INTERFACE_PROP_NAME, value(args, ++i, a), "option --lan-if");
+                    case "--wan-if" -> cli.set(ConfigKeys.WAN_INTERFACE_PROP_NAME, value(args, ++i, a), "option --wan-if");
+                    case "--wan-address" -> cli.set(ConfigKeys.WAN_ADDRESS_PROP_NAME, value(args, ++i, a), "option --wan-address");
                     case "--set" ->
                     {
                         final String kv = value(args, ++i, a);
@@ -130,7 +131,7 @@ public final class Main
             {
                 source.set(e.key(), e.value(), e.origin());
             }
-            if (action.equals("remove") && source.get(PassgateContext.LAN_INTERFACE_PROP_NAME) == null)
+            if (action.equals("remove") && source.get(ConfigKeys.LAN_INTERFACE_PROP_NAME) == null)
             {
                 return remove(null, out, err);
             }
@@ -263,7 +264,7 @@ public final class Main
     static String help()
     {
         final StringBuilder b = new StringBuilder(HELP);
-        for (final Map.Entry<String, String> e : PassgateContext.DEFAULTS.entrySet())
+        for (final Map.Entry<String, String> e : ConfigKeys.DEFAULTS.entrySet())
         {
             b.append("  ").append(e.getKey()).append(" = ").append(e.getValue() == null ? "(required)" : e.getValue())
                 .append('\n');

@@ -78,12 +78,12 @@ public final class MetricsServer implements AutoCloseable
         b.append("passgate_table_occupancy_ratio ")
             .append(s.capacity() == 0 ? 0.0 : (double)s.sessions() / s.capacity()).append('\n');
         help(b, "passgate_tunnels", "gauge", "Live VPN passthrough tunnels by protocol.");
-        for (final String p : new String[] {"pptp", "ipsec", "l2tp"})
+        for (final String p : io.passgate.alg.Helpers.PASSTHROUGHS.tunnelGroups())
         {
             b.append("passgate_tunnels{protocol=\"").append(p).append("\"} ").append(s.tunnels(p)).append('\n');
         }
         help(b, "passgate_passthrough_enabled", "gauge", "1 when the protocol's passthrough is on.");
-        for (final String p : Switches.PROTOCOLS)
+        for (final String p : Switches.names())
         {
             b.append("passgate_passthrough_enabled{protocol=\"").append(p).append("\"} ")
                 .append(s.switches().effective(p) ? 1 : 0).append('\n');

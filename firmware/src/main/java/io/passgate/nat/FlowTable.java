@@ -11,9 +11,10 @@ import java.util.Arrays;
  * seed against crafted collisions. Nothing here allocates after construction.
  *
  * <p>"Port" means the protocol's demultiplexer: the TCP/UDP port, the ICMP query identifier, the PPTP Call
- * ID for GRE. For GRE the outbound key leaves out the internal port (a client's GRE carries the server's
- * Call ID, not its own) and the inbound key leaves out the remote port (the server's GRE carries only the
- * translated Call ID): see {@link #outboundIntPort} and {@link #inboundRemPort}.
+ * ID for GRE, the SPI for ESP. For GRE and ESP the outbound key leaves out the internal port (a client's GRE
+ * carries the server's Call ID, its ESP the server's SPI) and the inbound key leaves out the remote port (the
+ * server's GRE carries only the translated Call ID, its ESP the client's SPI): see {@link #outboundIntPort}
+ * and {@link #inboundRemPort}.
  */
 public final class FlowTable
 {
@@ -132,12 +133,12 @@ public final class FlowTable
 
     static int outboundIntPort(final int proto, final int port)
     {
-        return proto == Protocols.GRE ? 0 : port;
+        return proto == Protocols.GRE || proto == Protocols.ESP ? 0 : port;
     }
 
     static int inboundRemPort(final int proto, final int port)
     {
-        return proto == Protocols.GRE ? 0 : port;
+        return proto == Protocols.GRE || proto == Protocols.ESP ? 0 : port;
     }
 
     private int hashOut(final int proto, final int ia, final int ip, final int ra, final int rp)
@@ -310,10 +311,29 @@ public final class FlowTable
      */
     public void rekeyRemotePort(final int f, final int newRemPort)
     {
+        unindex(f);
+        remPort[f] = newRemPort;
+        index(f);
+    }
+
+    /** Changes the external port of a flow (an ESP security association's inbound SPI, once learnt) and reindexes it. */
+    public void rekeyExternalPort(final int f, final int newExtPort)
+    {
+        unindex(f);
+        extPort[f] = newExtPort;
+        index(f);
+    }
+
+    private void unindex(final int f)
+    {
         final int proto = protocol[f] & 0xFF;
         unplace(outSlots, hashOut(proto, intAddr[f], outboundIntPort(proto, intPort[f]), remAddr[f], remPort[f]), f, true);
         unplace(inSlots, hashIn(proto, extPort[f], remAddr[f], inboundRemPort(proto, remPort[f])), f, false);
-        remPort[f] = newRemPort;
+    }
+
+    private void index(final int f)
+    {
+        final int proto = protocol[f] & 0xFF;
         place(outSlots, hashOut(proto, intAddr[f], outboundIntPort(proto, intPort[f]), remAddr[f], remPort[f]), f);
         place(inSlots, hashIn(proto, extPort[f], remAddr[f], inboundRemPort(proto, remPort[f])), f);
     }

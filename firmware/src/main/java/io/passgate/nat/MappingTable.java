@@ -27,6 +27,8 @@ public final class MappingTable
     private final int[] intPort;
     private final int[] extPort;
     private final int[] flows;
+    /** The helper following the sessions of each mapping (1-based; 0 = none): inbound new sessions are its. */
+    private final int[] helper;
     private final int[] next;
     private int freeHead;
     private int size;
@@ -72,6 +74,7 @@ public final class MappingTable
         intPort = new int[capacity];
         extPort = new int[capacity];
         flows = new int[capacity];
+        helper = new int[capacity];
         next = new int[capacity];
         for (int i = 0; i < capacity; i++)
         {
@@ -155,6 +158,12 @@ public final class MappingTable
     public boolean isReserved(final int space, final int port)
     {
         return reserved[space][port] != 0;
+    }
+
+    /** Whether the router itself listens on the port (reserved with {@link #RESERVED_LISTENER}). */
+    public boolean isRouterPort(final int space, final int port)
+    {
+        return (reserved[space][port] & RESERVED_LISTENER) != 0;
     }
 
     public int find(final int proto, final int addr, final int port)
@@ -242,6 +251,7 @@ public final class MappingTable
         intPort[m] = port;
         extPort[m] = ext;
         flows[m] = 0;
+        helper[m] = 0;
         owner[space][ext] = m + 1;
         byInternal.put(key(proto, addr, port), m);
         size++;
@@ -356,5 +366,16 @@ public final class MappingTable
     public int flows(final int m)
     {
         return flows[m];
+    }
+
+    /** The helper following the mapping's sessions (1-based; 0 = none). */
+    public int helper(final int m)
+    {
+        return helper[m];
+    }
+
+    public void helper(final int m, final int index)
+    {
+        helper[m] = index;
     }
 }

@@ -1,9 +1,10 @@
 package io.passgate.nat;
 
 import java.nio.ByteOrder;
-import java.util.concurrent.TimeUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
 
-import io.passgate.config.PassgateContext.Filtering;
 import io.passgate.counters.Counter;
 import io.passgate.counters.CounterSet;
 import io.passgate.nfq.PacketHandler;
@@ -11,27 +12,30 @@ import io.passgate.wire.Checksum;
 import io.passgate.wire.GreHeader;
 import io.passgate.wire.IcmpHeader;
 import io.passgate.wire.Ipv4Header;
-import io.passgate.wire.TcpHeader;
 import io.passgate.wire.PortsHeader;
-import org.agrona.DeadlineTimerWheel;
+import io.passgate.wire.TcpHeader;
+import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
-import org.agrona.collections.Long2LongHashMap;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
- * The NAT: one shard's sessions, mappings and timers, and the translation of TCP, UDP, ICMP and
- * port-less protocols between the LAN and the router's WAN address, as RFC 4787 (UDP), RFC 5382 (TCP),
- * RFC 5508 (ICMP) and RFC 7857 ask. Split by direction: {@link #outbound} runs where the source is
- * rewritten (postrouting), {@link #inbound} where the destination is (prerouting).
+ * The NAT: one shard's sessions and mappings, and the translation of TCP, UDP, SCTP, DCCP, UDP-Lite, ICMP and
+ * port-less protocols between the LAN and the router's WAN address, as RFC 4787 (UDP), RFC 5382 (TCP), RFC
+ * 5508 (ICMP) and RFC 7857 ask. Split by direction: {@link #outbound} runs where the source is rewritten
+ * (postrouting), {@link #inbound} where the destination is (prerouting).
+ *
+ * <p>The packet's way, top to bottom: decode, look the session up, create it when new (the passthrough switch,
+ * the helpers' claim, the mapping), translate, let the session's helper see the payload, verdict. The parts
+ * live in their own classes: {@link FlowTable} and {@link MappingTable} (storage), {@link SessionTimers}
+ * (expiry), {@link TcpTracker} (TCP state), {@link Filter} (inbound filtering), {@link IcmpErrors} (ICMP errors
+ * with their quotes), {@link FragmentCache}, {@link UnsolicitedSyns} (RFC 5382 REQ-4), and the helpers
+ * ({@link Helper}, each seeing only a {@link HelperHost}).
  *
  * <p>Everything is preallocated; the per-packet path allocates nothing. Time is the caller's cached clock
- * (milliseconds), so tests drive it by hand. Session expiry is lazy: a packet only stores its time; the
- * {@link DeadlineTimerWheel} entry of a session is checked when it fires and rescheduled if the session
- * was used since.
+ * (milliseconds), so tests drive it by hand.
  *
- * <p>Offload (planned): a settled session can later be handed to the kernel (a conntrack entry with its NAT
- * through ctnetlink, or nft map rewrites keyed by Call ID/SPI) and withdrawn on expiry or switch-off;
- * {@link #FLAG_OFFLOADED} is reserved in the session flags for that and nothing sets it yet.
+ * <p>Offload (planned): a settled session can later be handed to the kernel and withdrawn on expiry or
+ * switch-off; {@link #FLAG_OFFLOADED} is reserved for that and nothing sets it yet.
  */
 public final class NatEngine
 {
@@ -43,73 +47,66 @@ public final class NatEngine
     /** No idle expiry: the helper that created the session ends it (a PPTP call's GRE lives as long as the call). */
     public static final int FLAG_PINNED = 1 << 4;
 
-    // TCP state bits in FlowTable.state
-    static final int TCP_SYN_OUT = 1;
-    static final int TCP_SYN_IN = 2;
-    static final int TCP_FIN_OUT = 4;
-    static final int TCP_FIN_IN = 8;
-    static final int TCP_RST = 16;
-    static final int TCP_ESTABLISHED = 32;
-
-    /** RFC 5382 REQ-4: an unsolicited SYN is not answered for at least 6 s. */
-    static final long UNSOLICITED_SYN_HOLD_MS = 6_000;
-    private static final int HELD_SYNS = 64;
-    private static final int HELD_QUOTE = 68;
-    private static final int FRAGMENT_CACHE = 256;
-    /** {@link #createOutbound}: another shard holds the endpoint's mapping; see {@link #requeueShard()}. */
-    static final int REQUEUED = -3;
-    /** The helpers' UDP ports: kept only by sessions of their own protocol, handled by the first shard. */
-    private static final int[] HELPER_UDP_PORTS = {PassthroughPolicy.IKE_PORT, PassthroughPolicy.L2TP_PORT,
-        PassthroughPolicy.NATT_PORT};
+    /** TCP states in {@link FlowTable#state(int)} (see {@link TcpTracker}). */
+    public static final int TCP_ESTABLISHED = TcpTracker.ESTABLISHED;
     /** Expiry granularity: a session ends up to this much after its idle timeout. */
-    public static final long TIMER_TICK_MS = 4096;
-    private static final int TIMER_SPOKES = 16;
+    public static final long TIMER_TICK_MS = SessionTimers.TICK_MS;
+    /** RFC 5382 REQ-4: an unsolicited SYN is not answered for at least 6 s. */
+    static final long UNSOLICITED_SYN_HOLD_MS = UnsolicitedSyns.HOLD_MS;
+
+    /** A verdict of {@link #inbound} besides {@link PacketHandler}'s: accepted rewritten, back to the LAN (mark it). */
+    public static final int VERDICT_HAIRPIN = 16;
+    /** Verdicts from here on: hand the packet unchanged to shard (verdict - this)'s queue. */
+    public static final int VERDICT_REQUEUE_BASE = 32;
+
+    // what creating a session returns instead of one: dropped (counted, answered), or another shard holds it
+    private static final int DROPPED = -1;
+    private static final int REQUEUED = -100;
+
+    private static int verdictOf(final int failed)
+    {
+        return failed == DROPPED ? PacketHandler.VERDICT_DROP : VERDICT_REQUEUE_BASE + (REQUEUED - failed);
+    }
 
     private final NatConfig config;
     private final CounterSet counters;
     private final IcmpSender icmpSender;
     private final PacketSink sink;
-    private final UnsafeBuffer reset = new UnsafeBuffer(new byte[40]);
     private final FlowTable flows;
     private final MappingTable mappings;
-    /** Address-dependent filtering: (mapping, remote address) to the number of sessions with it. */
-    private final Long2LongHashMap permissions;
-    private final DeadlineTimerWheel timers;
-    private final Long2LongHashMap timerFlows;
-    private final DeadlineTimerWheel.TimerHandler onTimer = this::onTimerExpiry;
-    private Alg[] algs = new Alg[0];
-    private final PassthroughPolicy passthrough = new PassthroughPolicy();
-    private long tunnelsIpsec;
-    private long tunnelsL2tp;
+    private final Filter filter;
+    private final SessionTimers timers;
+    private final TcpTracker tcpTracker;
+    private final IcmpErrors icmpErrors;
+    private final FragmentCache fragments = new FragmentCache();
+    private final UnsolicitedSyns syns;
+    private final SharedEndpoints shared;
+    private final UnsafeBuffer reset = new UnsafeBuffer(new byte[40]);
+
+    private Helper[] helpers = new Helper[0];
+    private final List<HelperSpec> specs = new ArrayList<>();
+    private Passthroughs layout = Passthroughs.of(List.of());
+    private PassthroughPolicy policy = new PassthroughPolicy(layout);
+    /** External UDP ports a helper serves itself, and which (1-based). */
+    private int[] sharedPorts = new int[0];
+    private int[] sharedPortHelper = new int[0];
+
+    // removal in one place: what helpers ask to remove while a removal is in progress waits its turn here
+    private final int[] removals;
+    private int removalHead;
+    private int removalCount;
+    private boolean removing;
 
     private final Ipv4Header ip = new Ipv4Header();
     private final TcpHeader tcp = new TcpHeader();
     private final PortsHeader ports = new PortsHeader();
     private final IcmpHeader icmp = new IcmpHeader();
-    private final Ipv4Header inner = new Ipv4Header();
     private final GreHeader gre = new GreHeader();
-    private final Alg.QuoteWriter quoteWriter = this::setInnerWord;
-
-    // held unsolicited SYNs: remote address, remote port, external port, deadline, quoted header
-    private final int[] heldRemAddr = new int[HELD_SYNS];
-    private final int[] heldRemPort = new int[HELD_SYNS];
-    private final int[] heldExtPort = new int[HELD_SYNS];
-    private final long[] heldDeadline = new long[HELD_SYNS];
-    private final int[] heldLength = new int[HELD_SYNS];
-    private final UnsafeBuffer heldQuotes = new UnsafeBuffer(new byte[HELD_SYNS * HELD_QUOTE]);
-    private int heldNext;
-
-    // inbound fragments: (source, identification, protocol) of a translated first fragment to its LAN host
-    private final long[] fragmentKey = new long[FRAGMENT_CACHE];
-    private final int[] fragmentHost = new int[FRAGMENT_CACHE];
-    private final long[] fragmentExpiry = new long[FRAGMENT_CACHE];
 
     private long now;
     private boolean partial;
-    private boolean hairpinned;
-    private int lastFlow = FlowTable.NONE;
-    private final SharedEndpoints shared;
-    private int requeueShard = -1;
+    /** The session of the packet in progress (never evicted for room); the last one, for tests. */
+    private int current = FlowTable.NONE;
 
     public NatEngine(final NatConfig config, final CounterSet counters, final PacketSink sink, final int icmpRate,
         final long startMs)
@@ -124,59 +121,73 @@ public final class NatEngine
     public NatEngine(final NatConfig config, final CounterSet counters, final PacketSink sink, final int icmpRate,
         final long startMs, final SharedEndpoints shared)
     {
-        this.shared = config.shards() > 1 ? shared : null;
         this.config = config;
         this.counters = counters;
-        this.icmpSender = new IcmpSender(sink, counters, icmpRate);
         this.sink = sink;
+        this.shared = config.shards() > 1 ? shared : null;
+        this.icmpSender = new IcmpSender(sink, counters, icmpRate);
         this.flows = new FlowTable(config.maxFlows(), config.seed());
         this.mappings = new MappingTable(config.maxFlows(), config.portMin(), config.portMax(), config.parity(),
             config.shard(), config.shards(), config.seed() * 31 + 7);
-        final int mapCapacity = Math.max(16, Integer.highestOneBit(config.maxFlows() * 2) << 1);
-        this.permissions = new Long2LongHashMap(mapCapacity, 0.65f, 0L, true);
-        this.timerFlows = new Long2LongHashMap(mapCapacity, 0.65f, -1L, true);
-        // 16 spokes of 4.096 s, each preallocated for every session: a burst of sessions that all expire in
-        // one tick never grows the wheel (growth would allocate on the packet path and, doubling every
-        // spoke, could take hundreds of MB); timers beyond the 65 s span are rechecked each rotation
-        this.timers = new DeadlineTimerWheel(TimeUnit.MILLISECONDS, startMs, TIMER_TICK_MS, TIMER_SPOKES,
-            Integer.highestOneBit(Math.max(16, config.maxFlows()) * 2 - 1));
+        this.filter = new Filter(config.filtering(), config.maxFlows());
+        this.timers = new SessionTimers(flows, startMs, this::timeoutOf, this::expired);
+        this.tcpTracker = new TcpTracker(flows, counters, timers);
+        this.icmpErrors = new IcmpErrors(flows, counters, config.wanAddress());
+        this.syns = new UnsolicitedSyns(flows, icmpSender, counters, config.wanAddress());
+        this.removals = new int[config.maxFlows()];
         this.now = startMs;
-        for (final int port : HELPER_UDP_PORTS)
+    }
+
+    /**
+     * Registers a passthrough helper (before the first packet): its switches join the policy, its UDP ports are
+     * reserved (served by it, or kept only by its protocol) and, with several shards, the first shard's.
+     */
+    public void register(final Helper helper)
+    {
+        final Helper[] grown = new Helper[helpers.length + 1];
+        System.arraycopy(helpers, 0, grown, 0, helpers.length);
+        grown[helpers.length] = helper;
+        helpers = grown;
+        final int index = helpers.length;
+        final HelperSpec spec = helper.spec();
+        specs.add(spec);
+        layout = Passthroughs.of(specs);
+        policy = new PassthroughPolicy(layout);
+        for (final int port : spec.sharedUdpPorts())
         {
-            // never for anything but their own protocol, and (with several shards) the first shard's: the queue
-            // rules send the helpers' traffic there
+            sharedPorts = append(sharedPorts, port);
+            sharedPortHelper = append(sharedPortHelper, index);
+            reserveHelperPort(port);
+        }
+        for (final int port : spec.keptUdpPorts())
+        {
+            reserveHelperPort(port);
+        }
+        for (final Passthrough p : spec.passthroughs())
+        {
+            for (final int port : p.udpServerPorts())
+            {
+                reserveHelperPort(port);
+            }
+        }
+        icmpErrors.helpers(helpers);
+        helper.attach(new Host(index), index);
+    }
+
+    private void reserveHelperPort(final int port)
+    {
+        if (!mappings.isReserved(Protocols.SPACE_UDP, port))
+        {
             mappings.reserve(Protocols.SPACE_UDP, port, MappingTable.RESERVED_HELPER, true);
             mappings.assignToFirstShard(Protocols.SPACE_UDP, port);
         }
     }
 
-    /** The shard to hand the last packet to when a call returned {@link PacketHandler#VERDICT_REQUEUE}. */
-    public int requeueShard()
+    private static int[] append(final int[] values, final int value)
     {
-        return requeueShard;
-    }
-
-    /**
-     * Reserves (or frees) ports the router itself listens on, on the WAN address or the wildcard: no mapping may
-     * take them (its replies would reach the router's socket). Existing mappings stay.
-     */
-    public void routerPort(final int protocol, final int port, final boolean listening)
-    {
-        final int space = Protocols.space(protocol);
-        if (space >= 0)
-        {
-            mappings.reserve(space, port, MappingTable.RESERVED_LISTENER, listening);
-        }
-    }
-
-    /** Registers a passthrough helper; called before the first packet. */
-    public void register(final Alg alg)
-    {
-        final Alg[] grown = new Alg[algs.length + 1];
-        System.arraycopy(algs, 0, grown, 0, algs.length);
-        grown[algs.length] = alg;
-        algs = grown;
-        alg.attach(this, algs.length);
+        final int[] grown = java.util.Arrays.copyOf(values, values.length + 1);
+        grown[values.length] = value;
+        return grown;
     }
 
     public NatConfig config()
@@ -199,20 +210,32 @@ public final class NatEngine
         return counters;
     }
 
-    public IcmpSender icmpSender()
-    {
-        return icmpSender;
-    }
-
     public long now()
     {
         return now;
     }
 
-    /** The session the last translated packet belonged to (for tests and helpers). */
+    /** The switches this engine's helpers declare, and their current effective state. */
+    public PassthroughPolicy passthrough()
+    {
+        return policy;
+    }
+
+    /** The session the last translated packet belonged to (tests). */
     public int lastFlow()
     {
-        return lastFlow;
+        return current;
+    }
+
+    /** The helpers, by index - 1 (the tunnel table asks them for their rows). */
+    public Helper helper(final int index)
+    {
+        return helpers[index - 1];
+    }
+
+    public int helperCount()
+    {
+        return helpers.length;
     }
 
     // ------------------------------------------------------------------------------------------- outbound
@@ -226,7 +249,7 @@ public final class NatEngine
     {
         now = nowMs;
         partial = partialChecksum;
-        lastFlow = FlowTable.NONE;
+        current = FlowTable.NONE;
         if (!ip.wrap(buffer, offset, length))
         {
             counters.increment(Counter.DROP_MALFORMED);
@@ -245,15 +268,11 @@ public final class NatEngine
             return PacketHandler.VERDICT_ACCEPT_MODIFIED;
         }
         final int proto = ip.protocol();
-        switch (proto)
+        if (Protocols.hasPorts(proto))
         {
-            case Protocols.TCP, Protocols.UDP, Protocols.SCTP, Protocols.DCCP, Protocols.UDPLITE:
-                return outboundPorts(proto, src, hairpin);
-            case Protocols.ICMP:
-                return outboundIcmp(src);
-            default:
-                return outboundOther(proto, src);
+            return outboundPorts(proto, src, hairpin);
         }
+        return proto == Protocols.ICMP ? outboundIcmp(src) : outboundOther(proto, src);
     }
 
     /** Wraps the transport header of a port protocol: {@link #tcp} for TCP, {@link #ports} for the others. */
@@ -285,21 +304,21 @@ public final class NatEngine
         int f = flows.findOutbound(proto, src, sport, dst, dport);
         if (f == FlowTable.NONE)
         {
-            f = createOutbound(proto, src, sport, dst, dport, isTcp && (tcpFlags & TcpHeader.SYN) == 0);
+            f = newOutboundSession(proto, src, sport, dst, dport, isTcp && (tcpFlags & TcpHeader.SYN) == 0);
             if (f < 0)
             {
-                return f == REQUEUED ? PacketHandler.VERDICT_REQUEUE : PacketHandler.VERDICT_DROP;
+                return verdictOf(f);
             }
             if (hairpin)
             {
                 flows.flags[f] |= FLAG_HAIRPIN;
             }
         }
-        lastFlow = f;
+        current = f;
         touchOut(f);
         if (isTcp)
         {
-            tcpTrack(f, tcpFlags, true);
+            tcpTracker.track(f, tcpFlags, true);
         }
         final int wan = config.wanAddress();
         final int ext = flows.extPort[f];
@@ -320,11 +339,16 @@ public final class NatEngine
         {
             counters.increment(Counter.NAT_HAIRPIN_PACKETS);
         }
-        final int a = flows.alg[f];
-        if (a != 0)
+        return helperOutbound(f);
+    }
+
+    private int helperOutbound(final int f)
+    {
+        final int h = flows.alg[f];
+        if (h != 0)
         {
-            final int v = algs[a - 1].outbound(f, ip, ip.payloadOffset(), ip.payloadLength(), partial, now);
-            if (v != Alg.CONTINUE)
+            final int v = helpers[h - 1].outbound(f, ip, ip.payloadOffset(), ip.payloadLength(), partial, now);
+            if (v != Helper.CONTINUE)
             {
                 return v;
             }
@@ -340,28 +364,133 @@ public final class NatEngine
         }
     }
 
-    /** Enhanced GRE (version 1): PPTP's data channel, under the pptp switch. */
-    private boolean isPptpGre(final int proto)
+    /**
+     * A new outbound session: the passthrough switch, then the helpers' claim (one may follow it, serve it on
+     * a port of its own, or refuse it), then the mapping. Returns the session, or {@link #DROPPED} (counted and
+     * answered) or {@link #REQUEUED} - shard (another shard holds the endpoint's mapping).
+     */
+    private int newOutboundSession(final int proto, final int src, final int sport, final int dst, final int dport,
+        final boolean tcpPickup)
     {
-        return proto == Protocols.GRE && gre.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength()) && gre.isPptp();
+        if (!policy.allowsPort(proto, dport))
+        {
+            refusePassthrough(proto, src, sport, dst, dport);
+            return DROPPED;
+        }
+        int follower = 0;
+        for (int i = 0; i < helpers.length; i++)
+        {
+            final int claim = helpers[i].claimOutbound(proto, src, sport, dst, dport);
+            if (claim == Helper.NOT_MINE)
+            {
+                continue;
+            }
+            if (claim == Helper.REFUSE)
+            {
+                return DROPPED;
+            }
+            if (claim >= 0)
+            {
+                return claim;   // the helper created the session on a port of its own
+            }
+            follower = i + 1;
+            break;
+        }
+        final int f = createOutbound(proto, src, sport, dst, dport, tcpPickup, follower);
+        if (f >= 0)
+        {
+            flows.alg[f] = follower;
+        }
+        return f;
     }
 
-    /** A helper's packet of session {@code f} went out: time and counters. */
-    public void touchOutbound(final int f, final Ipv4Header packet)
+    /**
+     * Finds or creates the mapping for (proto, src, sport) and a session to (dst, dport). On failure sends ICMP
+     * 3/13 to the client, counts, and returns {@link #DROPPED}; {@link #REQUEUED} - shard when another shard holds
+     * the endpoint's mapping.
+     */
+    private int createOutbound(final int proto, final int src, final int sport, final int dst, final int dport,
+        final boolean tcpPickup, final int follower)
     {
-        flows.lastSeen[f] = now;
-        flows.packetsOut[f]++;
-        flows.bytesOut[f] += packet.totalLength();
-        lastFlow = f;
+        if (!makeRoom())
+        {
+            refuse(Counter.DROP_TABLE_FULL, src);
+            return DROPPED;
+        }
+        final int space = Protocols.space(proto);
+        int m = mappings.find(proto, src, sport);
+        if (m < 0)
+        {
+            if (shared != null)
+            {
+                final int holder = shared.claim(proto, src, sport, config.shard());
+                if (holder != config.shard())
+                {
+                    // this endpoint already has its mapping in another shard: one mapping per endpoint
+                    counters.increment(Counter.NAT_REQUEUED_TO_HOLDER);
+                    return REQUEUED - holder;
+                }
+            }
+            m = mappings.create(proto, space, src, sport, layout.ownProtocolPort(proto, sport, dport));
+            if (m < 0)
+            {
+                if (shared != null)
+                {
+                    shared.release(proto, src, sport, config.shard());
+                }
+                refuse(mappings.isFull() ? Counter.DROP_TABLE_FULL : Counter.DROP_PORTS_EXHAUSTED, src);
+                return DROPPED;
+            }
+            mappings.helper(m, follower);
+            counters.increment(Counter.NAT_MAPPINGS_CREATED);
+            counters.increment(mappings.lastPreserved() ? Counter.NAT_PORTS_PRESERVED : Counter.NAT_PORTS_RANDOM);
+        }
+        final int f = newFlow(proto, src, sport, mappings.extPort(m), dst, dport, m);
+        if (tcpPickup)
+        {
+            tcpTracker.pickUp(f);
+        }
+        timers.schedule(f);
+        if (proto == Protocols.TCP && TcpTracker.transitory(flows.state[f]))
+        {
+            flows.lruAppend(f);
+        }
+        return f;
     }
 
-    /** A helper's packet of session {@code f} came in. */
-    public void touchInbound(final int f, final Ipv4Header packet)
+    private int newFlow(final int proto, final int src, final int sport, final int ext, final int dst,
+        final int dport, final int m)
     {
-        flows.lastSeen[f] = now;
-        flows.packetsIn[f]++;
-        flows.bytesIn[f] += packet.totalLength();
-        lastFlow = f;
+        final int f = flows.insert(proto, src, sport, ext, dst, dport, m, now);
+        if (m >= 0)
+        {
+            mappings.addFlow(m);
+            filter.opened(m, dst);
+        }
+        counters.increment(Counter.NAT_FLOWS_CREATED);
+        counters.set(Counter.NAT_FLOWS_LIVE, flows.size());
+        counters.set(Counter.NAT_MAPPINGS_LIVE, mappings.size());
+        return f;
+    }
+
+    /**
+     * Frees a slot when the table is full by evicting the oldest transitory session; false if none. The
+     * session of the packet in progress is never the victim (a helper may ask for room while handling it).
+     */
+    private boolean makeRoom()
+    {
+        if (!flows.isFull())
+        {
+            return true;
+        }
+        final int victim = flows.oldestTransitoryExcept(current);
+        if (victim == FlowTable.NONE)
+        {
+            return false;
+        }
+        removeFlow(victim);
+        counters.increment(Counter.NAT_FLOWS_EVICTED);
+        return true;
     }
 
     private void touchOut(final int f)
@@ -376,124 +505,6 @@ public final class NatEngine
         flows.lastSeen[f] = now;
         flows.packetsIn[f]++;
         flows.bytesIn[f] += ip.totalLength();
-    }
-
-    /**
-     * Finds or creates the mapping for (proto, src, sport) and a session to (dst, dport). On failure sends
-     * ICMP 3/13 to the client, counts, and returns -1.
-     */
-    private int createOutbound(final int proto, final int src, final int sport, final int dst, final int dport,
-        final boolean tcpPickup)
-    {
-        if (!passthrough.allowsPort(proto, dport))
-        {
-            refusePassthrough(proto, src, sport, dst, dport);
-            return -1;
-        }
-        if (!makeRoom())
-        {
-            refuse(Counter.DROP_TABLE_FULL, src);
-            return -1;
-        }
-        final int space = Protocols.space(proto);
-        int m = mappings.find(proto, src, sport);
-        if (m < 0)
-        {
-            if (shared != null)
-            {
-                final int holder = shared.claim(proto, src, sport, config.shard());
-                if (holder != config.shard())
-                {
-                    // this endpoint already has its mapping in another shard: one mapping per endpoint
-                    requeueShard = holder;
-                    counters.increment(Counter.NAT_REQUEUED_TO_HOLDER);
-                    return REQUEUED;
-                }
-            }
-            m = mappings.create(proto, space, src, sport, ownProtocolPort(proto, sport, dport));
-            if (m < 0)
-            {
-                if (shared != null)
-                {
-                    shared.release(proto, src, sport, config.shard());
-                }
-                refuse(mappings.isFull() ? Counter.DROP_TABLE_FULL : Counter.DROP_PORTS_EXHAUSTED, src);
-                return -1;
-            }
-            counters.increment(Counter.NAT_MAPPINGS_CREATED);
-            counters.increment(mappings.lastPreserved() ? Counter.NAT_PORTS_PRESERVED : Counter.NAT_PORTS_RANDOM);
-        }
-        final int f = newFlow(proto, src, sport, mappings.extPort(m), dst, dport, m);
-        if (tcpPickup)
-        {
-            flows.state[f] = TCP_SYN_OUT | TCP_SYN_IN | TCP_ESTABLISHED;
-            counters.increment(Counter.NAT_TCP_PICKUPS);
-        }
-        for (int i = 0; i < algs.length; i++)
-        {
-            if (algs[i].claims(proto, dport))
-            {
-                flows.alg[f] = i + 1;
-                break;
-            }
-        }
-        schedule(f);
-        return f;
-    }
-
-    /**
-     * Whether a session from internal port {@code sport} to {@code dport} is of the protocol that reserved
-     * {@code sport} (UDP 500 or 4500 to IKE/NAT-T, 1701 to L2TP): only then may it keep that port.
-     */
-    private static boolean ownProtocolPort(final int proto, final int sport, final int dport)
-    {
-        final int mine = PassthroughPolicy.ofPort(proto, sport);
-        if (mine == PassthroughPolicy.NONE)
-        {
-            return false;
-        }
-        final int theirs = PassthroughPolicy.ofPort(proto, dport);
-        final boolean ipsec = mine == PassthroughPolicy.IPSEC || mine == PassthroughPolicy.NATT;
-        return theirs == mine || (ipsec && (theirs == PassthroughPolicy.IPSEC || theirs == PassthroughPolicy.NATT));
-    }
-
-    private int newFlow(final int proto, final int src, final int sport, final int ext, final int dst,
-        final int dport, final int m)
-    {
-        final int f = flows.insert(proto, src, sport, ext, dst, dport, m, now);
-        if (m >= 0)
-        {
-            mappings.addFlow(m);
-            permissions.put(permissionKey(m, dst), permissions.get(permissionKey(m, dst)) + 1);
-        }
-        counters.increment(Counter.NAT_FLOWS_CREATED);
-        counters.set(Counter.NAT_FLOWS_LIVE, flows.size());
-        counters.set(Counter.NAT_MAPPINGS_LIVE, mappings.size());
-        if (proto != Protocols.GRE)
-        {
-            countTunnel(f, 1);
-        }
-        return f;
-    }
-
-    /**
-     * Frees a slot when the table is full by evicting the oldest transitory session; false if none. The
-     * session of the packet in progress is never the victim (a helper may ask for room while handling it).
-     */
-    private boolean makeRoom()
-    {
-        if (!flows.isFull())
-        {
-            return true;
-        }
-        final int victim = flows.oldestTransitoryExcept(lastFlow);
-        if (victim == FlowTable.NONE)
-        {
-            return false;
-        }
-        removeFlow(victim);
-        counters.increment(Counter.NAT_FLOWS_EVICTED);
-        return true;
     }
 
     /**
@@ -519,69 +530,13 @@ public final class NatEngine
             config.lanAddress(), src, ip, now);
     }
 
-    /** Refuses a port-less packet of a switched-off passthrough from a LAN client (ICMP 3/13). */
-    public int refusePassthroughPacket(final Ipv4Header packet)
+    /** Refuses a LAN client's packet of a switched-off passthrough (ICMP 3/13). */
+    private int refusePacket(final Ipv4Header packet)
     {
         counters.increment(Counter.PASSTHROUGH_REFUSED);
         icmpSender.sendError(IcmpHeader.DESTINATION_UNREACHABLE, IcmpHeader.CODE_ADMIN_PROHIBITED,
             config.lanAddress(), packet.source(), packet, now);
         return PacketHandler.VERDICT_DROP;
-    }
-
-    public PassthroughPolicy passthrough()
-    {
-        return passthrough;
-    }
-
-    /**
-     * Applies switch states (on the dataplane thread): from now on new sessions of a switched-off passthrough
-     * are refused, and its live sessions are torn down at once (a PPTP control connection with TCP resets to
-     * both ends). Returns the sessions torn down.
-     */
-    public int applyPassthrough(final boolean pptpOn, final boolean ipsecOn, final boolean nattOn, final boolean l2tpOn)
-    {
-        passthrough.set(pptpOn, ipsecOn, nattOn, l2tpOn);
-        for (final Alg alg : algs)
-        {
-            alg.passthroughChanged(passthrough);
-        }
-        int torn = 0;
-        for (int f = 0; f < flows.capacity(); f++)
-        {
-            if (flows.inUse(f) && !passthrough.allows(passthroughOf(f)))
-            {
-                removeFlow(f);
-                torn++;
-            }
-        }
-        counters.add(Counter.PASSTHROUGH_TORN_DOWN, torn);
-        return torn;
-    }
-
-    /** The passthrough a session belongs to, or {@link PassthroughPolicy#NONE}. */
-    public int passthroughOf(final int f)
-    {
-        final int proto = flows.protocol(f);
-        if (Protocols.hasPorts(proto))
-        {
-            return PassthroughPolicy.ofPort(proto, flows.remPort[f]);
-        }
-        return PassthroughPolicy.ofProtocol(proto, proto == Protocols.GRE && (flows.flags[f] & FLAG_GENERIC) == 0);
-    }
-
-    private void countTunnel(final int f, final int delta)
-    {
-        final int which = passthroughOf(f);
-        if (which == PassthroughPolicy.IPSEC || which == PassthroughPolicy.NATT)
-        {
-            tunnelsIpsec += delta;
-            counters.set(Counter.TUNNELS_IPSEC, tunnelsIpsec);
-        }
-        else if (which == PassthroughPolicy.L2TP)
-        {
-            tunnelsL2tp += delta;
-            counters.set(Counter.TUNNELS_L2TP, tunnelsL2tp);
-        }
     }
 
     private void refuse(final Counter reason, final int client)
@@ -590,11 +545,6 @@ public final class NatEngine
         // RFC 5508 / RFC 4787: tell the client at once that no mapping can be made (3/13)
         icmpSender.sendError(IcmpHeader.DESTINATION_UNREACHABLE, IcmpHeader.CODE_ADMIN_PROHIBITED,
             config.lanAddress(), client, ip, now);
-    }
-
-    private static long permissionKey(final int mapping, final int remote)
-    {
-        return ((long)mapping << 32) | (remote & 0xFFFF_FFFFL);
     }
 
     private int outboundIcmp(final int src)
@@ -612,13 +562,13 @@ public final class NatEngine
             int f = flows.findOutbound(Protocols.ICMP, src, id, dst, 0);
             if (f == FlowTable.NONE)
             {
-                f = createOutbound(Protocols.ICMP, src, id, dst, 0, false);
+                f = createOutbound(Protocols.ICMP, src, id, dst, 0, false, 0);
                 if (f < 0)
                 {
-                    return f == REQUEUED ? PacketHandler.VERDICT_REQUEUE : PacketHandler.VERDICT_DROP;
+                    return verdictOf(f);
                 }
             }
-            lastFlow = f;
+            current = f;
             touchOut(f);
             ip.source(config.wanAddress());
             icmp.identifier(flows.extPort[f]);
@@ -626,91 +576,32 @@ public final class NatEngine
         }
         if (IcmpHeader.isError(type))
         {
-            return translateErrorOutbound(src);
+            final int v = icmpErrors.outbound(ip, icmp);
+            current = icmpErrors.flow();
+            return v;
         }
         // a query reply from the LAN answers nothing passgate mapped: it cannot leave with a LAN address
         counters.increment(Counter.DROP_UNTRANSLATABLE);
         return PacketHandler.VERDICT_DROP;
     }
 
-    /**
-     * A LAN host's ICMP error about a packet it received from outside: the embedded packet is (remote to
-     * the host's internal endpoint); make it (remote to the WAN endpoint), the outer source the WAN address.
-     */
-    private int translateErrorOutbound(final int src)
+    /** Enhanced GRE (version 1): PPTP's data channel. */
+    private boolean isEnhancedGre(final int proto)
     {
-        if (!wrapInner())
-        {
-            counters.increment(Counter.DROP_UNTRANSLATABLE);
-            return PacketHandler.VERDICT_DROP;
-        }
-        final int proto = inner.protocol();
-        final int innerSrc = inner.source();
-        final int innerDst = inner.destination();
-        final int at = inner.payloadOffset();
-        final int available = icmp.offset() + icmp.length() - at;
-        int f = FlowTable.NONE;
-        for (int i = 0; f == FlowTable.NONE && i < algs.length; i++)
-        {
-            f = algs[i].icmpErrorOutbound(inner, at, available, quoteWriter);
-        }
-        if (f == Alg.REFUSE)
-        {
-            counters.increment(Counter.DROP_UNTRANSLATABLE);
-            return PacketHandler.VERDICT_DROP;
-        }
-        if (f != FlowTable.NONE)
-        {
-            // the helper rewrote its own fields of the quote
-        }
-        else if (Protocols.hasPorts(proto) && available >= 4)
-        {
-            final int innerSport = port(at);
-            final int innerDport = port(at + 2);
-            f = flows.findOutbound(proto, innerDst, innerDport, innerSrc, innerSport);
-            if (f != FlowTable.NONE)
-            {
-                rewriteInnerPort(at, innerDport, flows.extPort[f], proto, available, 2);
-            }
-        }
-        else if (proto == Protocols.ICMP && available >= 8)
-        {
-            final int id = port(at + 4);
-            f = flows.findOutbound(Protocols.ICMP, innerDst, id, innerSrc, 0);
-            if (f != FlowTable.NONE)
-            {
-                setInnerWord(at + 4, id, flows.extPort[f]);
-                innerIcmpChecksumFix(at, available, id, flows.extPort[f]);
-            }
-        }
-        else
-        {
-            f = flows.findOutbound(proto, innerDst, 0, innerSrc, 0);
-        }
-        if (f == FlowTable.NONE)
-        {
-            counters.increment(Counter.DROP_UNTRANSLATABLE);
-            return PacketHandler.VERDICT_DROP;
-        }
-        lastFlow = f;
-        final int wan = config.wanAddress();
-        rewriteInnerAddress(Ipv4Header.DESTINATION_OFFSET, innerDst, wan, proto, at, available);
-        ip.source(wan);
-        counters.increment(Counter.NAT_ICMP_ERRORS_TRANSLATED);
-        return PacketHandler.VERDICT_ACCEPT_MODIFIED;
+        return proto == Protocols.GRE && gre.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength()) && gre.isPptp();
     }
 
     /** Protocols without ports: a helper's, or address-only NAT keyed by (protocol, client, server). */
     private int outboundOther(final int proto, final int src)
     {
-        if (!passthrough.allows(PassthroughPolicy.ofProtocol(proto, isPptpGre(proto))))
+        if (!policy.allows(policy.ofProtocol(proto, isEnhancedGre(proto))))
         {
-            return refusePassthroughPacket(ip);
+            return refusePacket(ip);
         }
-        for (final Alg alg : algs)
+        for (final Helper helper : helpers)
         {
-            final int v = alg.outboundOther(ip, now);
-            if (v != Alg.CONTINUE)
+            final int v = helper.outboundOther(ip, now);
+            if (v != Helper.NOT_MINE)
             {
                 return v;
             }
@@ -732,9 +623,9 @@ public final class NatEngine
             }
             f = newFlow(proto, src, 0, 0, dst, 0, -1);
             flows.flags[f] |= FLAG_GENERIC;
-            schedule(f);
+            timers.schedule(f);
         }
-        lastFlow = f;
+        current = f;
         touchOut(f);
         ip.source(config.wanAddress());
         return PacketHandler.VERDICT_ACCEPT_MODIFIED;
@@ -743,19 +634,19 @@ public final class NatEngine
     // -------------------------------------------------------------------------------------------- inbound
 
     /**
-     * A packet to the WAN address (from the WAN, or from the LAN: a hairpin): rewrite its destination to
-     * the internal endpoint of its mapping, or refuse it.
+     * A packet to the WAN address (from the WAN, or from the LAN: a hairpin): rewrite its destination to the
+     * internal endpoint of its session, or refuse it.
      *
      * @param fromLan the packet arrived on the LAN interface
-     * @return a verdict; for a hairpin, {@link #hairpinMark()} must be set on the packet
+     * @return a verdict; {@link #VERDICT_HAIRPIN} for a packet turned back to the LAN (accept it rewritten with
+     *         {@link NatConfig#hairpinMark()} set)
      */
     public int inbound(final MutableDirectBuffer buffer, final int offset, final int length,
         final boolean partialChecksum, final boolean fromLan, final long nowMs)
     {
         now = nowMs;
         partial = partialChecksum;
-        lastFlow = FlowTable.NONE;
-        hairpinned = false;
+        current = FlowTable.NONE;
         if (!ip.wrap(buffer, offset, length))
         {
             counters.increment(Counter.DROP_MALFORMED);
@@ -770,27 +661,36 @@ public final class NatEngine
             return inboundFragment();
         }
         final int proto = ip.protocol();
-        switch (proto)
+        if (Protocols.hasPorts(proto))
         {
-            case Protocols.TCP, Protocols.UDP, Protocols.SCTP, Protocols.DCCP, Protocols.UDPLITE:
-                return fromLan ? hairpin(proto) : inboundPorts(proto);
-            case Protocols.ICMP:
-                return fromLan ? toRouter() : inboundIcmp();
-            default:
-                return fromLan ? toRouter() : inboundOther(proto);
+            return fromLan ? hairpin(proto) : inboundPorts(proto);
         }
-    }
-
-    /** Whether the last {@link #inbound} turned the packet around to the LAN (the caller marks it). */
-    public boolean hairpinned()
-    {
-        return hairpinned;
+        if (fromLan)
+        {
+            return toRouter();
+        }
+        return proto == Protocols.ICMP ? inboundIcmp() : inboundOther(proto);
     }
 
     private int toRouter()
     {
         counters.increment(Counter.NAT_TO_ROUTER);
         return PacketHandler.VERDICT_ACCEPT;
+    }
+
+    private int sharedPortOwner(final int proto, final int port)
+    {
+        if (proto == Protocols.UDP)
+        {
+            for (int i = 0; i < sharedPorts.length; i++)
+            {
+                if (sharedPorts[i] == port)
+                {
+                    return sharedPortHelper[i];
+                }
+            }
+        }
+        return 0;
     }
 
     private int inboundPorts(final int proto)
@@ -805,47 +705,34 @@ public final class NatEngine
         final int sport = isTcp ? tcp.sourcePort() : ports.sourcePort();
         final int dport = isTcp ? tcp.destinationPort() : ports.destinationPort();
         final int tcpFlags = isTcp ? tcp.flags() : 0;
-        int f = flows.findInbound(proto, dport, src, sport);
-        if (f == FlowTable.NONE)
+        final int owner = sharedPortOwner(proto, dport);
+        int f;
+        if (owner != 0)
         {
-            final int m = mappings.byExternal(Protocols.space(proto), dport);
-            if (m < 0 || mappings.protocol(m) != proto)
+            // a port a helper serves for several clients: it tells them apart by what it reads
+            f = helpers[owner - 1].demuxInbound(ip, ip.payloadOffset(), ip.payloadLength());
+            if (f < 0)
             {
-                return unsolicited(isTcp, tcpFlags, src, sport, dport, Counter.DROP_NO_MAPPING);
-            }
-            if (!filterAllows(m, src))
-            {
-                return unsolicited(isTcp, tcpFlags, src, sport, dport, Counter.DROP_FILTERED);
-            }
-            if (!passthrough.allowsPort(proto, sport))
-            {
-                counters.increment(Counter.PASSTHROUGH_REFUSED);
                 return PacketHandler.VERDICT_DROP;
             }
-            if (!makeRoom())
+        }
+        else
+        {
+            f = flows.findInbound(proto, dport, src, sport);
+            if (f == FlowTable.NONE)
             {
-                counters.increment(Counter.DROP_TABLE_FULL);
-                return PacketHandler.VERDICT_DROP;
-            }
-            f = newFlow(proto, mappings.intAddr(m), mappings.intPort(m), dport, src, sport, m);
-            flows.flags[f] |= FLAG_INBOUND_CREATED;
-            // a session opened from outside through an open filter belongs to the helper of the mapping's
-            // other sessions, if any: helpers claim by the remote port, which for L2TP can change
-            for (int i = 0; i < algs.length; i++)
-            {
-                if (algs[i].claims(proto, sport))
+                f = newInboundSession(proto, src, sport, dport, isTcp, tcpFlags);
+                if (f < 0)
                 {
-                    flows.alg[f] = i + 1;
-                    break;
+                    return PacketHandler.VERDICT_DROP;
                 }
             }
-            schedule(f);
         }
-        lastFlow = f;
+        current = f;
         touchIn(f);
         if (isTcp)
         {
-            tcpTrack(f, tcpFlags, false);
+            tcpTracker.track(f, tcpFlags, false);
         }
         final int host = flows.intAddr[f];
         final int hostPort = flows.intPort[f];
@@ -865,13 +752,13 @@ public final class NatEngine
         }
         if (ip.moreFragments())
         {
-            rememberFragment(host);
+            fragments.remember(ip.source(), ip.identification(), proto, host, now);
         }
-        final int a = flows.alg[f];
-        if (a != 0)
+        final int h = flows.alg[f];
+        if (h != 0)
         {
-            final int v = algs[a - 1].inbound(f, ip, ip.payloadOffset(), ip.payloadLength(), partial, now);
-            if (v != Alg.CONTINUE)
+            final int v = helpers[h - 1].inbound(f, ip, ip.payloadOffset(), ip.payloadLength(), partial, now);
+            if (v != Helper.CONTINUE)
             {
                 return v;
             }
@@ -879,32 +766,60 @@ public final class NatEngine
         return PacketHandler.VERDICT_ACCEPT_MODIFIED;
     }
 
-    private boolean filterAllows(final int m, final int remote)
+    /**
+     * An inbound packet with a mapping but no session: the filter (or, when it refuses, the mapping's helper's
+     * expectation) decides; the new session belongs to the mapping's helper. Returns it, or -1 (dropped, counted).
+     */
+    private int newInboundSession(final int proto, final int src, final int sport, final int dport,
+        final boolean isTcp, final int tcpFlags)
     {
-        final Filtering filtering = config.filtering();
-        return filtering == Filtering.ENDPOINT_INDEPENDENT
-            || (filtering == Filtering.ADDRESS_DEPENDENT && permissions.get(permissionKey(m, remote)) > 0);
+        final int m = mappings.byExternal(Protocols.space(proto), dport);
+        if (m < 0 || mappings.protocol(m) != proto)
+        {
+            unsolicited(isTcp, tcpFlags, src, sport, dport, Counter.DROP_NO_MAPPING);
+            return -1;
+        }
+        final int follower = mappings.helper(m);
+        if (!filter.allows(m, src))
+        {
+            final int expected = follower == 0 ? Helper.NOT_MINE : helpers[follower - 1].expect(proto, m, src, sport, dport);
+            if (expected >= 0)
+            {
+                return expected;
+            }
+            unsolicited(isTcp, tcpFlags, src, sport, dport, Counter.DROP_FILTERED);
+            return -1;
+        }
+        if (!policy.allowsPort(proto, sport))
+        {
+            counters.increment(Counter.PASSTHROUGH_REFUSED);
+            return -1;
+        }
+        if (!makeRoom())
+        {
+            counters.increment(Counter.DROP_TABLE_FULL);
+            return -1;
+        }
+        final int f = newFlow(proto, mappings.intAddr(m), mappings.intPort(m), dport, src, sport, m);
+        flows.flags[f] |= FLAG_INBOUND_CREATED;
+        flows.alg[f] = follower;
+        timers.schedule(f);
+        if (isTcp && TcpTracker.transitory(flows.state[f]))
+        {
+            flows.lruAppend(f);
+        }
+        return f;
     }
 
     /** Counts and drops; an unsolicited SYN is held for a delayed port unreachable (RFC 5382 REQ-4). */
-    private int unsolicited(final boolean isTcp, final int tcpFlags, final int src, final int sport, final int dport,
+    private void unsolicited(final boolean isTcp, final int tcpFlags, final int src, final int sport, final int dport,
         final Counter reason)
     {
         counters.increment(reason);
         if (isTcp && config.unsolicitedSynIcmp() && (tcpFlags & (TcpHeader.SYN | TcpHeader.ACK)) == TcpHeader.SYN)
         {
-            final int slot = heldNext;
-            heldNext = (heldNext + 1) % HELD_SYNS;
-            heldRemAddr[slot] = src;
-            heldRemPort[slot] = sport;
-            heldExtPort[slot] = dport;
-            heldDeadline[slot] = now + UNSOLICITED_SYN_HOLD_MS;
-            final int quote = Math.min(HELD_QUOTE, Math.min(ip.totalLength(), ip.headerLength() + 8));
-            heldLength[slot] = quote;
-            heldQuotes.putBytes(slot * HELD_QUOTE, ip.buffer(), ip.offset(), quote);
-            counters.increment(Counter.NAT_UNSOLICITED_SYNS_HELD);
+            syns.hold(ip, src, sport, dport, now);
         }
-        return PacketHandler.VERDICT_DROP;
     }
 
     /**
@@ -933,17 +848,15 @@ public final class NatEngine
         if ((src & (config.shards() - 1)) == config.shard()
             && flows.findOutbound(proto, src, sport, config.wanAddress(), dport) == FlowTable.NONE)
         {
-            final int f = createOutbound(proto, src, sport, config.wanAddress(), dport, false);
+            final int f = createOutbound(proto, src, sport, config.wanAddress(), dport, false, 0);
             if (f < 0)
             {
-                return f == REQUEUED ? PacketHandler.VERDICT_REQUEUE : PacketHandler.VERDICT_DROP;
+                return verdictOf(f);
             }
             flows.flags[f] |= FLAG_HAIRPIN;
         }
-        final Filtering filtering = config.filtering();
-        boolean allowed = filtering == Filtering.ENDPOINT_INDEPENDENT
-            || (filtering == Filtering.ADDRESS_DEPENDENT && permissions.get(permissionKey(m, config.wanAddress())) > 0);
-        if (filtering == Filtering.ADDRESS_AND_PORT_DEPENDENT)
+        boolean allowed = filter.allows(m, config.wanAddress());
+        if (filter.mode() == io.passgate.config.PassgateContext.Filtering.ADDRESS_AND_PORT_DEPENDENT)
         {
             final int peer = mappings.find(proto, src, sport);
             allowed = peer >= 0
@@ -966,14 +879,8 @@ public final class NatEngine
         {
             ports.addressChanged(wan, host, partial).destinationPort(hostPort, partial).finish(partial);
         }
-        hairpinned = true;
         counters.increment(Counter.NAT_HAIRPIN_PACKETS);
-        return PacketHandler.VERDICT_ACCEPT_MODIFIED;
-    }
-
-    public int hairpinMark()
-    {
-        return config.hairpinMark();
+        return VERDICT_HAIRPIN;
     }
 
     private int inboundIcmp()
@@ -991,7 +898,7 @@ public final class NatEngine
             {
                 return toRouter();
             }
-            lastFlow = f;
+            current = f;
             touchIn(f);
             ip.destination(flows.intAddr[f]);
             icmp.identifier(flows.intPort[f]);
@@ -999,88 +906,24 @@ public final class NatEngine
         }
         if (IcmpHeader.isError(type))
         {
-            return translateErrorInbound();
+            final int v = icmpErrors.inbound(ip, icmp);
+            current = icmpErrors.flow();
+            return v == IcmpErrors.TO_ROUTER ? toRouter() : v;
         }
         return toRouter();
     }
 
-    /**
-     * An ICMP error about a packet passgate translated on its way out: the embedded packet is (WAN endpoint
-     * to remote); make it (internal endpoint to remote) and send it to the internal host. The session is
-     * not ended (RFC 4787 REQ-12, RFC 5382 REQ-8).
-     */
-    private int translateErrorInbound()
-    {
-        if (!wrapInner() || inner.source() != config.wanAddress())
-        {
-            // not about a translated packet: the router's own business
-            return toRouter();
-        }
-        final int proto = inner.protocol();
-        final int remote = inner.destination();
-        final int at = inner.payloadOffset();
-        final int available = icmp.offset() + icmp.length() - at;
-        int f = FlowTable.NONE;
-        for (int i = 0; f == FlowTable.NONE && i < algs.length; i++)
-        {
-            f = algs[i].icmpErrorInbound(inner, at, available, quoteWriter);
-        }
-        if (f == Alg.REFUSE)
-        {
-            counters.increment(Counter.DROP_UNTRANSLATABLE);
-            return PacketHandler.VERDICT_DROP;
-        }
-        if (f != FlowTable.NONE)
-        {
-            // the helper rewrote its own fields of the quote
-        }
-        else if (Protocols.hasPorts(proto) && available >= 4)
-        {
-            final int sport = port(at);
-            final int dport = port(at + 2);
-            f = flows.findInbound(proto, sport, remote, dport);
-            if (f != FlowTable.NONE)
-            {
-                rewriteInnerPort(at, sport, flows.intPort[f], proto, available, 0);
-            }
-        }
-        else if (proto == Protocols.ICMP && available >= 8)
-        {
-            final int id = port(at + 4);
-            f = flows.findInbound(Protocols.ICMP, id, remote, 0);
-            if (f != FlowTable.NONE)
-            {
-                setInnerWord(at + 4, id, flows.intPort[f]);
-                innerIcmpChecksumFix(at, available, id, flows.intPort[f]);
-            }
-        }
-        else
-        {
-            f = flows.findInbound(proto, 0, remote, 0);
-        }
-        if (f == FlowTable.NONE)
-        {
-            return toRouter();
-        }
-        final int host = flows.intAddr[f];
-        lastFlow = f;
-        rewriteInnerAddress(Ipv4Header.SOURCE_OFFSET, config.wanAddress(), host, proto, at, available);
-        ip.destination(host);
-        counters.increment(Counter.NAT_ICMP_ERRORS_TRANSLATED);
-        return PacketHandler.VERDICT_ACCEPT_MODIFIED;
-    }
-
     private int inboundOther(final int proto)
     {
-        if (!passthrough.allows(PassthroughPolicy.ofProtocol(proto, isPptpGre(proto))))
+        if (!policy.allows(policy.ofProtocol(proto, isEnhancedGre(proto))))
         {
             counters.increment(Counter.PASSTHROUGH_REFUSED);
             return PacketHandler.VERDICT_DROP;
         }
-        for (final Alg alg : algs)
+        for (final Helper helper : helpers)
         {
-            final int v = alg.inboundOther(ip, now);
-            if (v != Alg.CONTINUE)
+            final int v = helper.inboundOther(ip, now);
+            if (v != Helper.NOT_MINE)
             {
                 return v;
             }
@@ -1091,194 +934,110 @@ public final class NatEngine
             counters.increment(Counter.DROP_NO_MAPPING);
             return PacketHandler.VERDICT_DROP;
         }
-        lastFlow = f;
+        current = f;
         touchIn(f);
         ip.destination(flows.intAddr[f]);
         if (ip.moreFragments())
         {
-            rememberFragment(flows.intAddr[f]);
+            fragments.remember(ip.source(), ip.identification(), proto, flows.intAddr[f], now);
         }
         return PacketHandler.VERDICT_ACCEPT_MODIFIED;
-    }
-
-    // ------------------------------------------------------------------------------------ fragments
-
-    private long fragmentKey()
-    {
-        return ((ip.source() & 0xFFFF_FFFFL) << 24) ^ ((long)ip.identification() << 8) ^ ip.protocol();
-    }
-
-    private void rememberFragment(final int host)
-    {
-        final long key = fragmentKey();
-        final int slot = (int)(key ^ (key >>> 17)) & (FRAGMENT_CACHE - 1);
-        fragmentKey[slot] = key;
-        fragmentHost[slot] = host;
-        fragmentExpiry[slot] = now + 30_000;
     }
 
     private int inboundFragment()
     {
-        final long key = fragmentKey();
-        final int slot = (int)(key ^ (key >>> 17)) & (FRAGMENT_CACHE - 1);
-        if (fragmentKey[slot] != key || fragmentExpiry[slot] < now)
+        final int host = fragments.hostOf(ip.source(), ip.identification(), ip.protocol(), now);
+        if (host == 0)
         {
             counters.increment(Counter.DROP_FRAGMENT_NO_STATE);
             return PacketHandler.VERDICT_DROP;
         }
-        ip.destination(fragmentHost[slot]);
+        ip.destination(host);
         counters.increment(Counter.NAT_FRAGMENTS);
         return PacketHandler.VERDICT_ACCEPT_MODIFIED;
     }
 
-    // ------------------------------------------------------------------------ embedded header rewriting
+    // ------------------------------------------------------------------------------- switches and sessions
 
-    private boolean wrapInner()
+    /**
+     * Applies switch states (on the dataplane thread): from now on new sessions of a switched-off passthrough
+     * are refused, and its live sessions are torn down at once (a PPTP control connection with TCP resets to
+     * both ends). {@code effective} says whether a switch (by name) is on. Returns the sessions torn down.
+     */
+    public int applyPassthrough(final Predicate<String> effective)
     {
-        // the quote may be cut short: the inner header is checked against the bytes present
-        return inner.wrapQuoted(ip.buffer(), icmp.embeddedOffset(), icmp.embeddedLength())
-            && inner.headerLength() + 4 <= icmp.embeddedLength();
+        final boolean[] on = new boolean[layout.count()];
+        for (int i = 0; i < on.length; i++)
+        {
+            on[i] = effective.test(layout.name(i));
+        }
+        policy.set(on);
+        for (final Helper helper : helpers)
+        {
+            helper.passthroughChanged(policy);
+        }
+        int torn = 0;
+        for (int f = 0; f < flows.capacity(); f++)
+        {
+            if (flows.inUse(f) && !policy.allows(passthroughOf(f)))
+            {
+                removeFlow(f);
+                torn++;
+            }
+        }
+        counters.add(Counter.PASSTHROUGH_TORN_DOWN, torn);
+        return torn;
     }
 
-    private int port(final int at)
+    /** The passthrough a session belongs to (its helper's word first), or {@link PassthroughPolicy#NONE}. */
+    public int passthroughOf(final int f)
     {
-        return ip.buffer().getShort(at, ByteOrder.BIG_ENDIAN) & 0xFFFF;
-    }
-
-    /** Writes a 16-bit word of the embedded packet and keeps the ICMP checksum right. */
-    private void setInnerWord(final int at, final int oldWord, final int newWord)
-    {
-        ip.buffer().putShort(at, (short)newWord, ByteOrder.BIG_ENDIAN);
-        icmp.wordChanged(at, oldWord, newWord);
+        final int h = flows.alg[f];
+        if (h != 0)
+        {
+            final int which = helpers[h - 1].passthroughOf(f);
+            if (which != PassthroughPolicy.NONE)
+            {
+                return which;
+            }
+        }
+        final int proto = flows.protocol(f);
+        if (Protocols.hasPorts(proto))
+        {
+            return layout.ofPort(proto, flows.remPort[f]);
+        }
+        return layout.ofProtocol(proto, proto == Protocols.GRE && (flows.flags[f] & FLAG_GENERIC) == 0);
     }
 
     /**
-     * Rewrites the embedded port at {@code transport + fieldOffset}, then the embedded transport checksum
-     * when the quote holds it.
+     * Reserves (or frees) ports the router itself listens on, on the WAN address or the wildcard: no mapping may
+     * take them (its replies would reach the router's socket). Existing mappings stay.
      */
-    private void rewriteInnerPort(final int transport, final int oldPort, final int newPort, final int proto,
-        final int available, final int fieldOffset)
+    public void routerPort(final int protocol, final int port, final boolean listening)
     {
-        setInnerWord(transport + fieldOffset, oldPort, newPort);
-        patchInnerChecksum(transport, available, proto, oldPort, newPort, false);
-    }
-
-    /**
-     * Keeps a quoted transport checksum right when the quote holds it (not a UDP "no checksum", not SCTP's
-     * CRC32c, which the quote is too short to recompute): {@code value} says a 32-bit address changed.
-     */
-    private void patchInnerChecksum(final int transport, final int available, final int proto, final int oldValue,
-        final int newValue, final boolean value)
-    {
-        final int field = Protocols.checksumOffset(proto);
-        if (field < 0 || transport + field + 2 > transport + available)
+        final int space = Protocols.space(protocol);
+        if (space >= 0)
         {
-            return;
-        }
-        final int checksumAt = transport + field;
-        final int old = port(checksumAt);
-        if (proto == Protocols.UDP && old == 0)
-        {
-            return;
-        }
-        int updated = value ? Checksum.update32(old, oldValue, newValue) : Checksum.update16(old, oldValue, newValue);
-        if (updated == 0 && (proto == Protocols.UDP || proto == Protocols.UDPLITE))
-        {
-            updated = 0xFFFF;
-        }
-        setInnerWord(checksumAt, old, updated);
-    }
-
-    /** An embedded ICMP query's identifier changed: fix its own checksum when quoted. */
-    private void innerIcmpChecksumFix(final int transport, final int available, final int oldId, final int newId)
-    {
-        if (available >= 4)
-        {
-            final int old = port(transport + 2);
-            setInnerWord(transport + 2, old, Checksum.update16(old, oldId, newId));
+            mappings.reserve(space, port, MappingTable.RESERVED_LISTENER, listening);
         }
     }
 
-    /**
-     * Rewrites the embedded header's source or destination address: its header checksum, its transport
-     * checksum's pseudo-header when quoted (TCP/UDP), and the ICMP checksum for every word changed.
-     */
-    private void rewriteInnerAddress(final int field, final int oldAddress, final int newAddress, final int proto,
-        final int transport, final int available)
+    /** The idle timeout of a session now: its helper's, else by protocol. */
+    long timeoutOf(final int f)
     {
-        final MutableDirectBuffer b = ip.buffer();
-        final int at = inner.offset() + field;
-        b.putInt(at, newAddress, ByteOrder.BIG_ENDIAN);
-        icmp.valueChanged(at, oldAddress, newAddress);
-        final int checksumAt = inner.offset() + Ipv4Header.CHECKSUM_OFFSET;
-        final int oldHeaderChecksum = port(checksumAt);
-        setInnerWord(checksumAt, oldHeaderChecksum, Checksum.update32(oldHeaderChecksum, oldAddress, newAddress));
-        patchInnerChecksum(transport, available, proto, oldAddress, newAddress, true);
-    }
-
-    // ---------------------------------------------------------------------------------------- TCP state
-
-    private void tcpTrack(final int f, final int tcpFlags, final boolean outbound)
-    {
-        final int before = flows.state[f];
-        int s = before;
-        if ((tcpFlags & TcpHeader.RST) != 0)
+        final int h = flows.alg[f];
+        if (h != 0)
         {
-            if ((s & TCP_RST) == 0)
+            final long t = helpers[h - 1].timeoutOf(f);
+            if (t >= 0)
             {
-                counters.increment(Counter.NAT_TCP_RESETS);
-            }
-            s |= TCP_RST;
-        }
-        else if ((tcpFlags & TcpHeader.SYN) != 0)
-        {
-            if ((s & (TCP_RST | TCP_FIN_IN | TCP_FIN_OUT)) != 0 && (tcpFlags & TcpHeader.ACK) == 0)
-            {
-                s = 0;   // the 5-tuple is reused by a new connection
-            }
-            s |= outbound ? TCP_SYN_OUT : TCP_SYN_IN;
-            if ((s & (TCP_SYN_OUT | TCP_SYN_IN)) == (TCP_SYN_OUT | TCP_SYN_IN))
-            {
-                s |= TCP_ESTABLISHED;
+                return t;
             }
         }
-        if ((tcpFlags & TcpHeader.FIN) != 0)
-        {
-            s |= outbound ? TCP_FIN_OUT : TCP_FIN_IN;
-        }
-        if (s != before)
-        {
-            final boolean wasTransitory = transitory(before);
-            flows.state[f] = (byte)s;
-            final boolean isTransitory = transitory(s);
-            if (isTransitory != wasTransitory)
-            {
-                if (isTransitory)
-                {
-                    flows.lruAppend(f);
-                }
-                else
-                {
-                    flows.lruUnlink(f);
-                }
-                reschedule(f);
-            }
-        }
-    }
-
-    private static boolean transitory(final int tcpState)
-    {
-        return (tcpState & TCP_ESTABLISHED) == 0 || (tcpState & (TCP_RST | TCP_FIN_IN | TCP_FIN_OUT)) != 0;
-    }
-
-    // -------------------------------------------------------------------------------------------- timers
-
-    /** The idle timeout of a session now. */
-    public long timeoutOf(final int f)
-    {
         return switch (flows.protocol(f))
         {
-            case Protocols.TCP -> transitory(flows.state[f]) ? config.tcpTransitoryMs() : config.tcpEstablishedMs();
+            case Protocols.TCP -> TcpTracker.transitory(flows.state[f]) ? config.tcpTransitoryMs()
+                : config.tcpEstablishedMs();
             // DCCP keeps no state here: its sessions get TCP's established timer (Linux: 12 h once open)
             case Protocols.DCCP -> config.tcpEstablishedMs();
             case Protocols.ICMP -> config.icmpTimeoutMs();
@@ -1286,97 +1045,60 @@ public final class NatEngine
         };
     }
 
-    private void schedule(final int f)
+    private void expired(final int f)
     {
-        if ((flows.flags[f] & FLAG_PINNED) != 0)
-        {
-            flows.expiresAt[f] = Long.MAX_VALUE;
-            flows.timerId[f] = -1;
-            return;
-        }
-        if (flows.protocol(f) == Protocols.TCP && transitory(flows.state[f]))
-        {
-            flows.lruAppend(f);
-        }
-        final long deadline = flows.lastSeen[f] + timeoutOf(f);
-        flows.expiresAt[f] = deadline;
-        final long id = timers.scheduleTimer(deadline);
-        flows.timerId[f] = id;
-        timerFlows.put(id, f);
-    }
-
-    private void reschedule(final int f)
-    {
-        final long old = flows.timerId[f];
-        if (old >= 0)
-        {
-            timers.cancelTimer(old);
-            timerFlows.remove(old);
-        }
-        final long deadline = flows.lastSeen[f] + timeoutOf(f);
-        flows.expiresAt[f] = deadline;
-        final long id = timers.scheduleTimer(deadline);
-        flows.timerId[f] = id;
-        timerFlows.put(id, f);
-    }
-
-    private boolean onTimerExpiry(final TimeUnit unit, final long nowMs, final long timerId)
-    {
-        final int f = (int)timerFlows.remove(timerId);
-        if (f < 0 || flows.timerId[f] != timerId)
-        {
-            return true;
-        }
-        flows.timerId[f] = -1;
-        final long deadline = flows.lastSeen[f] + timeoutOf(f);
-        if (deadline > nowMs)
-        {
-            flows.expiresAt[f] = deadline;
-            final long id = timers.scheduleTimer(deadline);
-            flows.timerId[f] = id;
-            timerFlows.put(id, f);
-            return true;
-        }
         removeFlow(f);
         counters.increment(Counter.NAT_FLOWS_EXPIRED);
-        return true;
     }
 
-    /** Ends a session: its timer, filter permission, mapping reference, helper state. */
+    /**
+     * Ends a session: its timer, filter permission, mapping reference, helper state. Done in one place: a
+     * removal a helper asks for while another is in progress is queued and done right after it.
+     */
     public void removeFlow(final int f)
+    {
+        if (removing)
+        {
+            if (removalCount < removals.length)
+            {
+                removals[(removalHead + removalCount++) % removals.length] = f;
+            }
+            return;
+        }
+        removing = true;
+        try
+        {
+            remove(f);
+            while (removalCount > 0)
+            {
+                final int next = removals[removalHead];
+                removalHead = (removalHead + 1) % removals.length;
+                removalCount--;
+                remove(next);
+            }
+        }
+        finally
+        {
+            removing = false;
+        }
+    }
+
+    private void remove(final int f)
     {
         if (!flows.inUse(f))
         {
             return;
         }
-        final long timer = flows.timerId[f];
-        if (timer >= 0)
+        timers.cancel(f);
+        final int h = flows.alg[f];
+        if (h != 0)
         {
-            timers.cancelTimer(timer);
-            timerFlows.remove(timer);
-        }
-        if (flows.protocol(f) != Protocols.GRE)
-        {
-            countTunnel(f, -1);
-        }
-        final int a = flows.alg[f];
-        if (a != 0)
-        {
-            algs[a - 1].flowRemoved(f);
+            helpers[h - 1].flowRemoved(f);
         }
         final int m = flows.mapping[f];
         if (m >= 0)
         {
-            final long key = permissionKey(m, flows.remAddr[f]);
-            final long count = permissions.get(key) - 1;
-            if (count <= 0)
-            {
-                permissions.remove(key);
-            }
-            else
-            {
-                permissions.put(key, count);
-            }
+            filter.closed(m, flows.remAddr[f]);
             final int mProto = mappings.protocol(m);
             final int mAddr = mappings.intAddr(m);
             final int mPort = mappings.intPort(m);
@@ -1390,57 +1112,15 @@ public final class NatEngine
         counters.set(Counter.NAT_MAPPINGS_LIVE, mappings.size());
     }
 
-    /**
-     * Creates a session a helper needs besides the one it claimed (a PPTP call's GRE, an ESP SPI pair),
-     * with no port mapping: its keys are whatever the helper puts in the port fields. A {@code pinned} session
-     * never expires idle: the helper ends it. Returns the flow, or -1 when the table is full.
-     */
-    public int createDependent(final int proto, final int intAddr, final int intPort, final int extPort,
-        final int remAddr, final int remPort, final int algIndex, final long timeoutAnchorMs, final boolean pinned)
-    {
-        if (!makeRoom())
-        {
-            counters.increment(Counter.DROP_TABLE_FULL);
-            return -1;
-        }
-        final int f = newFlow(proto, intAddr, intPort, extPort, remAddr, remPort, -1);
-        flows.alg[f] = algIndex;
-        flows.lastSeen[f] = timeoutAnchorMs;
-        if (pinned)
-        {
-            flows.flags[f] |= FLAG_PINNED;
-        }
-        schedule(f);
-        return f;
-    }
-
-    /** Runs expired timers and the held-SYN answers; returns the work done. */
+    /** Runs expired timers, the held-SYN answers and the helpers' periodic work; returns the work done. */
     public int tick(final long nowMs)
     {
         now = nowMs;
-        int work = 0;
-        // the wheel advances one tick per poll: catch up after a long pause (or a test's jump in time)
-        for (int i = 0; i < 4096 && timers.currentTickTime() <= nowMs; i++)
+        int work = timers.poll(nowMs);
+        work += syns.tick(nowMs);
+        for (final Helper helper : helpers)
         {
-            work += timers.poll(nowMs, onTimer, 4096);
-        }
-        work += timers.poll(nowMs, onTimer, 4096);
-        for (int i = 0; i < HELD_SYNS; i++)
-        {
-            if (heldDeadline[i] != 0 && heldDeadline[i] <= nowMs)
-            {
-                heldDeadline[i] = 0;
-                if (flows.findInbound(Protocols.TCP, heldExtPort[i], heldRemAddr[i], heldRemPort[i]) == FlowTable.NONE)
-                {
-                    icmpSender.sendError(IcmpHeader.DESTINATION_UNREACHABLE, IcmpHeader.CODE_PORT_UNREACHABLE,
-                        config.wanAddress(), heldRemAddr[i], heldQuotes, i * HELD_QUOTE, heldLength[i], nowMs);
-                }
-                work++;
-            }
-        }
-        for (final Alg alg : algs)
-        {
-            work += alg.tick(nowMs);
+            work += helper.tick(nowMs);
         }
         return work;
     }
@@ -1449,7 +1129,7 @@ public final class NatEngine
      * Sends a TCP RST+ACK from (src, sport) to (dst, dport) through the raw socket: how a helper ends a
      * control connection it must refuse or can no longer translate.
      */
-    public void sendTcpReset(final int src, final int sport, final int dst, final int dport, final long seq,
+    private void sendTcpReset(final int src, final int sport, final int dst, final int dport, final long seq,
         final long ack)
     {
         Ipv4Header.write(reset, 0, 40, 0, 64, Protocols.TCP, src, dst);
@@ -1473,6 +1153,128 @@ public final class NatEngine
         for (int f = 0; f < flows.capacity(); f++)
         {
             removeFlow(f);
+        }
+    }
+
+    /** What one helper sees of the engine. */
+    private final class Host implements HelperHost
+    {
+        private final int index;
+
+        Host(final int index)
+        {
+            this.index = index;
+        }
+
+        @Override
+        public FlowTable flows()
+        {
+            return flows;
+        }
+
+        @Override
+        public CounterSet counters()
+        {
+            return counters;
+        }
+
+        @Override
+        public int wanAddress()
+        {
+            return config.wanAddress();
+        }
+
+        @Override
+        public long now()
+        {
+            return now;
+        }
+
+        @Override
+        public PassthroughPolicy passthrough()
+        {
+            return policy;
+        }
+
+        @Override
+        public int createSession(final int protocol, final int intAddr, final int intPort, final int extPort,
+            final int remAddr, final int remPort, final boolean pinned)
+        {
+            if (!makeRoom())
+            {
+                counters.increment(Counter.DROP_TABLE_FULL);
+                return -1;
+            }
+            final int f = newFlow(protocol, intAddr, intPort, extPort, remAddr, remPort, -1);
+            flows.alg[f] = index;
+            if (pinned)
+            {
+                flows.flags[f] |= FLAG_PINNED;
+            }
+            timers.schedule(f);
+            return f;
+        }
+
+        @Override
+        public void removeSession(final int flow)
+        {
+            removeFlow(flow);
+        }
+
+        @Override
+        public void rekeyExternalPort(final int flow, final int extPort)
+        {
+            flows.rekeyExternalPort(flow, extPort);
+        }
+
+        @Override
+        public void rekeyRemotePort(final int flow, final int remPort)
+        {
+            flows.rekeyRemotePort(flow, remPort);
+        }
+
+        @Override
+        public void touchOutbound(final int flow, final Ipv4Header packet)
+        {
+            flows.lastSeen[flow] = now;
+            flows.packetsOut[flow]++;
+            flows.bytesOut[flow] += packet.totalLength();
+            current = flow;
+        }
+
+        @Override
+        public void touchInbound(final int flow, final Ipv4Header packet)
+        {
+            flows.lastSeen[flow] = now;
+            flows.packetsIn[flow]++;
+            flows.bytesIn[flow] += packet.totalLength();
+            current = flow;
+        }
+
+        @Override
+        public boolean mayShare(final int protocol, final int port)
+        {
+            final int space = Protocols.space(protocol);
+            return space >= 0 && mappings.ownsPort(space, port) && !mappings.isRouterPort(space, port);
+        }
+
+        @Override
+        public int refuse(final Ipv4Header packet)
+        {
+            return refusePacket(packet);
+        }
+
+        @Override
+        public void sendTcpReset(final int src, final int sport, final int dst, final int dport, final long seq,
+            final long ack)
+        {
+            NatEngine.this.sendTcpReset(src, sport, dst, dport, seq, ack);
+        }
+
+        @Override
+        public void send(final DirectBuffer buffer, final int offset, final int length, final int destination)
+        {
+            sink.send(buffer, offset, length, destination);
         }
     }
 }

@@ -70,7 +70,7 @@ public final class NatHandler implements PacketHandler
         // is completed here (see Checksum.completeTransport)
         final boolean csumPartial = packet.checksumPartial();
         final boolean keepPartial = csumPartial && packet.gso();
-        final int verdict;
+        int verdict;
         if (outbound)
         {
             verdict = engine.outbound(packet.buffer(), packet.payloadOffset(), packet.payloadLength(), keepPartial,
@@ -80,15 +80,16 @@ public final class NatHandler implements PacketHandler
         {
             verdict = engine.inbound(packet.buffer(), packet.payloadOffset(), packet.payloadLength(), keepPartial,
                 packet.inIfIndex() == lanIfIndex, now);
-            if (engine.hairpinned())
-            {
-                packet.mark(packet.mark() | hairpinMark);
-            }
         }
-        if (verdict == VERDICT_REQUEUE)
+        if (verdict >= NatEngine.VERDICT_REQUEUE_BASE)
         {
-            packet.requeueTo(queueBase + engine.requeueShard());
-            return verdict;
+            packet.requeueTo(queueBase + verdict - NatEngine.VERDICT_REQUEUE_BASE);
+            return VERDICT_REQUEUE;
+        }
+        if (verdict == NatEngine.VERDICT_HAIRPIN)
+        {
+            packet.mark(packet.mark() | hairpinMark);
+            verdict = VERDICT_ACCEPT_MODIFIED;
         }
         if (verdict == VERDICT_ACCEPT_MODIFIED && csumPartial && !keepPartial)
         {

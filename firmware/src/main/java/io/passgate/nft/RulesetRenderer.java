@@ -3,6 +3,8 @@ package io.passgate.nft;
 import java.util.ArrayList;
 import java.util.List;
 
+import io.passgate.alg.Helpers;
+
 /**
  * Renders passgate's rules: one nftables table {@code inet passgate}, replaced whole and atomically with
  * {@code nft -f} (the OpenWrt firewall4 way), and, on kernels without nft's queue expression, the queue
@@ -149,15 +151,48 @@ public final class RulesetRenderer
      * live; {@code pptpPort} is "dport" on the way out, "sport" on the way back.
      */
     private static void addHelperRules(final List<QueueRule> rules, final String n, final String x, final int q0,
-        final String pptpPort)
+        final String tcpPort)
     {
         rules.add(new QueueRule(n + "meta l4proto != { " + PORT_PROTOCOLS_NFT + ", icmp }",
             x + "-m u32 ! --u32 \"6&0xFF=0x1," + PORT_PROTOCOLS_U32 + "\"", q0,
             "GRE, ESP, AH and other protocols without ports: the helpers, on the first queue"));
-        rules.add(new QueueRule(n + "udp dport { 500, 1701, 4500 }", x + "-p udp -m multiport --dports 500,1701,4500",
-            q0, "IKE, L2TP, NAT-T: helpers on the first queue"));
-        rules.add(new QueueRule(n + "tcp " + pptpPort + " 1723", x + "-p tcp --" + pptpPort + " 1723", q0,
-            "PPTP control: helper on the first queue"));
+        final String udp = join(Helpers.PASSTHROUGHS.queuedUdpPorts(), ", ");
+        rules.add(new QueueRule(n + "udp dport { " + udp + " }", x + "-p udp -m multiport --dports "
+            + join(Helpers.PASSTHROUGHS.queuedUdpPorts(), ","), q0, "the helpers' UDP ports: on the first queue"));
+        final int[] tcp = Helpers.PASSTHROUGHS.queuedTcpPorts();
+        rules.add(new QueueRule(n + "tcp " + tcpPort + (tcp.length == 1 ? " " + tcp[0] : " { " + join(tcp, ", ") + " }"),
+            x + "-p tcp " + (tcp.length == 1 ? "--" + tcpPort + " " + tcp[0]
+                : "-m multiport --" + tcpPort + "s " + join(tcp, ",")), q0,
+            "the helpers' TCP ports (PPTP control): on the first queue"));
+    }
+
+    /** The helpers' ports, TCP and UDP, as an nft set's elements. */
+    private static String helperPorts()
+    {
+        final java.util.TreeSet<Integer> all = new java.util.TreeSet<>();
+        for (final int p : Helpers.PASSTHROUGHS.queuedUdpPorts())
+        {
+            all.add(p);
+        }
+        for (final int p : Helpers.PASSTHROUGHS.queuedTcpPorts())
+        {
+            all.add(p);
+        }
+        return join(all.stream().mapToInt(Integer::intValue).toArray(), ", ");
+    }
+
+    private static String join(final int[] values, final String separator)
+    {
+        final StringBuilder b = new StringBuilder();
+        for (final int v : values)
+        {
+            if (b.length() > 0)
+            {
+                b.append(separator);
+            }
+            b.append(v);
+        }
+        return b.toString();
     }
 
     /** The fail-open chain: the kernel masquerades LAN-to-WAN traffic that passgate does not handle. */
@@ -242,8 +277,9 @@ public final class RulesetRenderer
                 rules.add(new QueueRule(n + ICMP_ERRORS_NFT + " @th,136,8 != { 6, 17, 33, 132, 136 }",
                     x + "-m u32 ! --u32 \"0>>22&0x3C@14&0xFF=" + PORT_PROTOCOLS_U32 + "\" -p icmp", q0,
                     "ICMP errors about ICMP, GRE, ESP and other protocols without ports: the first queue"));
-                rules.add(new QueueRule(n + ICMP_ERRORS_NFT + " @th,224,16 { 500, 1701, 4500, 1723 }",
-                    x + "-m u32 --u32 \"" + U32_ICMP_ERROR + " && 0>>22&0x3C@8>>22&0x3C@8>>16=500,1701,4500,1723\"",
+                rules.add(new QueueRule(n + ICMP_ERRORS_NFT + " @th,224,16 { " + helperPorts() + " }",
+                    x + "-m u32 --u32 \"" + U32_ICMP_ERROR + " && 0>>22&0x3C@8>>22&0x3C@8>>16="
+                        + helperPorts().replace(" ", "") + "\"",
                     q0, "ICMP errors about the helpers' sessions: the first queue"));
                 for (int q = 0; q < s.queues(); q++)
                 {

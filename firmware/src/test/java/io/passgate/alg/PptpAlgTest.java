@@ -33,7 +33,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The PPTP helper through the NAT engine: Call ID translation, GRE, splits, teardown, hostile input. */
-class PptpAlgTest
+class PptpHelperTest
 {
     static final int WAN = Packets.ip("203.0.113.1");
     static final int SERVER = Packets.ip("198.51.100.10");
@@ -42,7 +42,7 @@ class PptpAlgTest
     private CounterSet counters = new CounterSet();
     private final List<byte[]> sent = new ArrayList<>();
     private NatEngine engine;
-    private PptpAlg pptp;
+    private PptpHelper pptp;
     private final long now = 1_000_000;
 
     @BeforeEach
@@ -57,7 +57,7 @@ class PptpAlgTest
                 b.getBytes(o, copy);
                 sent.add(copy);
             }, 1000, now);
-        pptp = new PptpAlg(16, 64, 8, PptpAlg.OnInvalid.RESET, 7);
+        pptp = new PptpHelper(16, 64, 8, PptpHelper.OnInvalid.RESET, 7);
         engine.register(pptp);
     }
 
@@ -458,7 +458,7 @@ class PptpAlgTest
     @Test
     void dropPolicyKeepsTheConnection()
     {
-        setUpWith(PptpAlg.OnInvalid.DROP);
+        setUpWith(PptpHelper.OnInvalid.DROP);
         final PptpTestSession s = started();
         final byte[] m = ocrq(1);
         m[5] = 0;
@@ -468,13 +468,13 @@ class PptpAlgTest
         assertTrue(sent.isEmpty());
     }
 
-    private void setUpWith(final PptpAlg.OnInvalid policy)
+    private void setUpWith(final PptpHelper.OnInvalid policy)
     {
         counters = new CounterSet();
         sent.clear();
         engine = new NatEngine(NatConfig.defaults(WAN, Packets.ip("10.0.0.1"), 2, 4096), counters,
             (b, o, l, d) -> sent.add(new byte[l]), 1000, now);
-        pptp = new PptpAlg(16, 64, 8, policy, 7);
+        pptp = new PptpHelper(16, 64, 8, policy, 7);
         engine.register(pptp);
     }
 

@@ -25,7 +25,7 @@ class PptpAllocationTest
         final CounterSet counters = new CounterSet();
         final NatEngine engine = new NatEngine(NatConfig.defaults(wan, Packets.ip("10.0.0.1"), 2, 4096), counters,
             (b, o, l, d) -> { }, 100, 1_000_000);
-        final PptpAlg pptp = new PptpAlg(16, 64, 8, PptpAlg.OnInvalid.RESET, 3);
+        final PptpHelper pptp = new PptpHelper(16, 64, 8, PptpHelper.OnInvalid.RESET, 3);
         engine.register(pptp);
         final PptpTestSession holder = new PptpTestSession(engine, Packets.ip("10.0.0.10"), 41000, server, wan, 1_000_000);
         holder.start();

@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import io.passgate.counters.CounterSet;
-import io.passgate.nat.Alg;
+import io.passgate.nat.Helper;
 import io.passgate.nat.NatConfig;
 import io.passgate.nat.NatEngine;
 import io.passgate.nat.Packets;
@@ -111,7 +111,7 @@ class PptpLayoutTest
     {
         final NatEngine engine = new NatEngine(NatConfig.defaults(Packets.ip("203.0.113.1"), Packets.ip("10.0.0.1"), 2, 256),
             new CounterSet(), (b, o, l, d) -> { }, 10, 0);
-        final PptpAlg pptp = new PptpAlg(4, 4, 4, PptpAlg.OnInvalid.RESET, 1);
+        final PptpHelper pptp = new PptpHelper(4, 4, 4, PptpHelper.OnInvalid.RESET, 1);
         engine.register(pptp);
         final Ipv4Header ip = new Ipv4Header();
         int gre = 0;
@@ -124,8 +124,8 @@ class PptpLayoutTest
                 if (p.isIpv4() && ip.wrap(b, p.l3Offset(), p.l3Length()) && ip.protocol() == 47)
                 {
                     gre++;
-                    assertEquals(Alg.CONTINUE, pptp.outboundOther(ip, 0), file + " packet " + p.index());
-                    assertEquals(Alg.CONTINUE, pptp.inboundOther(ip, 0), file + " packet " + p.index());
+                    assertEquals(Helper.NOT_MINE, pptp.outboundOther(ip, 0), file + " packet " + p.index());
+                    assertEquals(Helper.NOT_MINE, pptp.inboundOther(ip, 0), file + " packet " + p.index());
                 }
             }
         }

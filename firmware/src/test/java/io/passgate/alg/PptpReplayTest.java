@@ -47,7 +47,7 @@ class PptpReplayTest
         final CounterSet counters = new CounterSet();
         final NatEngine engine = new NatEngine(NatConfig.defaults(WAN, Packets.ip("10.1.1.1"), 2, 1024), counters,
             (b, o, l, d) -> { }, 100, 1_000_000);
-        final PptpAlg pptp = new PptpAlg(8, 16, 4, PptpAlg.OnInvalid.RESET, 1);
+        final PptpHelper pptp = new PptpHelper(8, 16, 4, PptpHelper.OnInvalid.RESET, 1);
         engine.register(pptp);
         final List<Pcap.Packet> packets = Pcap.read(capture("pptp.pcap"));
         final Ipv4Header ip = new Ipv4Header();

@@ -40,10 +40,10 @@ class PptpReviewTest
     private final CounterSet counters = new CounterSet();
     private final List<byte[]> sent = new ArrayList<>();
     private NatEngine engine;
-    private PptpAlg pptp;
+    private PptpHelper pptp;
     private long now = 1_000_000;
 
-    private void engine(final PptpAlg.OnInvalid policy, final int maxFlows, final int callsPerConnection)
+    private void engine(final PptpHelper.OnInvalid policy, final int maxFlows, final int callsPerConnection)
     {
         engine = new NatEngine(NatConfig.defaults(WAN, Packets.ip("10.0.0.1"), 2, maxFlows), counters,
             (b, o, l, d) ->
@@ -52,7 +52,7 @@ class PptpReviewTest
                 b.getBytes(o, copy);
                 sent.add(copy);
             }, 1000, now);
-        pptp = new PptpAlg(16, 256, callsPerConnection, policy, 7);
+        pptp = new PptpHelper(16, 256, callsPerConnection, policy, 7);
         engine.register(pptp);
     }
 
@@ -91,7 +91,7 @@ class PptpReviewTest
     @Test
     void quietCallKeepsItsGreAsLongAsTheControlConnectionLives()
     {
-        engine(PptpAlg.OnInvalid.RESET, 4096, 8);
+        engine(PptpHelper.OnInvalid.RESET, 4096, 8);
         final PptpTestSession s = session(11);
         s.start();
         final int t = s.call(1, 100);
@@ -116,7 +116,7 @@ class PptpReviewTest
     @Test
     void callClearRequestCrossingTheDisconnectNotifyPasses()
     {
-        engine(PptpAlg.OnInvalid.RESET, 4096, 8);
+        engine(PptpHelper.OnInvalid.RESET, 4096, 8);
         final PptpTestSession holder = session(12);
         holder.start();
         holder.call(4, 800);
@@ -141,7 +141,7 @@ class PptpReviewTest
     @Test
     void callClearRequestAfterTheServersStopRequestPasses()
     {
-        engine(PptpAlg.OnInvalid.RESET, 4096, 8);
+        engine(PptpHelper.OnInvalid.RESET, 4096, 8);
         final PptpTestSession s = session(11);
         s.start();
         final int t = s.call(7, 900);
@@ -163,7 +163,7 @@ class PptpReviewTest
     @Test
     void droppedSegmentLeavesNoTraceAndItsRetransmissionIsParsedAfresh()
     {
-        engine(PptpAlg.OnInvalid.DROP, 4096, 8);
+        engine(PptpHelper.OnInvalid.DROP, 4096, 8);
         final PptpTestSession holder = session(12);
         holder.start();
         holder.call(3, 700);
@@ -205,7 +205,7 @@ class PptpReviewTest
     @Test
     void droppedSegmentThatEndedCallsEndsNothing()
     {
-        engine(PptpAlg.OnInvalid.DROP, 4096, 8);
+        engine(PptpHelper.OnInvalid.DROP, 4096, 8);
         final PptpTestSession s = session(11);
         s.start();
         final int t = s.call(1, 100);
@@ -230,7 +230,7 @@ class PptpReviewTest
     @Test
     void fullSessionTableAtCallSetupIsInvalidNotSilent()
     {
-        engine(PptpAlg.OnInvalid.RESET, 8, 8);
+        engine(PptpHelper.OnInvalid.RESET, 8, 8);
         final PptpTestSession s = session(11);
         s.start();
         // fill the rest of the table with UDP sessions (never evicted)
@@ -254,7 +254,7 @@ class PptpReviewTest
     @Test
     void fullSessionTableWithTheDropPolicyRefusesTheReplyUntilThereIsRoom()
     {
-        engine(PptpAlg.OnInvalid.DROP, 8, 8);
+        engine(PptpHelper.OnInvalid.DROP, 8, 8);
         final PptpTestSession s = session(11);
         s.start();
         final List<UnsafeBuffer> fillers = new ArrayList<>();
@@ -284,7 +284,7 @@ class PptpReviewTest
     @Test
     void retransmissionOfTheFirstOfManyRewrittenRequestsIsStillTranslated()
     {
-        engine(PptpAlg.OnInvalid.RESET, 4096, 64);
+        engine(PptpHelper.OnInvalid.RESET, 4096, 64);
         final PptpTestSession holder = session(12);
         holder.start();
         for (int id = 1; id <= 30; id++)
@@ -323,7 +323,7 @@ class PptpReviewTest
     @Test
     void disconnectNotifyWithTheTranslatedIdEndsThatCallOnly()
     {
-        engine(PptpAlg.OnInvalid.RESET, 4096, 8);
+        engine(PptpHelper.OnInvalid.RESET, 4096, 8);
         final PptpTestSession holder = session(12);
         holder.start();
         holder.call(5, 700);
@@ -343,7 +343,7 @@ class PptpReviewTest
     @Test
     void newConnectionOnATupleReusedAfterAResetIsTracked()
     {
-        engine(PptpAlg.OnInvalid.RESET, 4096, 8);
+        engine(PptpHelper.OnInvalid.RESET, 4096, 8);
         final PptpTestSession s = session(11);
         s.start();
         s.call(1, 100);
@@ -372,7 +372,7 @@ class PptpReviewTest
     @Test
     void icmpErrorsAboutPptpGreAreRoutedByTheCall()
     {
-        engine(PptpAlg.OnInvalid.RESET, 4096, 8);
+        engine(PptpHelper.OnInvalid.RESET, 4096, 8);
         final int other = Packets.ip("10.0.0.31");
         final UnsafeBuffer v0 = Packets.other(other, SERVER, Protocols.GRE, 8);
         assertEquals(VERDICT_ACCEPT_MODIFIED, engine.outbound(v0, Packets.OFFSET, Packets.length(v0), false, false, now));
@@ -406,7 +406,7 @@ class PptpReviewTest
     @Test
     void pacCallIdsArePerControlConnection()
     {
-        engine(PptpAlg.OnInvalid.RESET, 4096, 8);
+        engine(PptpHelper.OnInvalid.RESET, 4096, 8);
         final PptpTestSession a = session(11);
         final PptpTestSession b = session(12);
         a.start();
@@ -427,7 +427,7 @@ class PptpReviewTest
     @Test
     void declinedIncomingCallReplyCreatesNoGre()
     {
-        engine(PptpAlg.OnInvalid.RESET, 4096, 8);
+        engine(PptpHelper.OnInvalid.RESET, 4096, 8);
         final PptpTestSession s = session(11);
         s.start();
         final UnsafeBuffer icrq = new UnsafeBuffer(new byte[220]);
@@ -446,7 +446,7 @@ class PptpReviewTest
     @Test
     void unansweredCallRequestsExpire()
     {
-        engine(PptpAlg.OnInvalid.RESET, 4096, 8);
+        engine(PptpHelper.OnInvalid.RESET, 4096, 8);
         final PptpTestSession s = session(11);
         s.start();
         final UnsafeBuffer icrq = new UnsafeBuffer(new byte[220]);
@@ -454,7 +454,7 @@ class PptpReviewTest
         s.receive(icrq.byteArray());
         s.send(ocrq(3));
         assertEquals(2, pptp.liveCalls());
-        advance(s, PptpAlg.REQUEST_TIMEOUT_MS - 5_000);
+        advance(s, PptpHelper.REQUEST_TIMEOUT_MS - 5_000);
         assertEquals(2, pptp.liveCalls(), "not before ten minutes");
         advance(s, 10_000);
         assertEquals(0, pptp.liveCalls());

@@ -129,7 +129,7 @@ class PassgateContextTest
             lines = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).lines().toList();
         }
         final ConfigSource source = ConfigSource.parse("passgate.conf", lines);
-        for (final java.util.Map.Entry<String, String> e : PassgateContext.DEFAULTS.entrySet())
+        for (final java.util.Map.Entry<String, String> e : ConfigKeys.DEFAULTS.entrySet())
         {
             final ConfigSource.Entry entry = source.get(e.getKey());
             assertTrue(entry != null, "sample lacks " + e.getKey());

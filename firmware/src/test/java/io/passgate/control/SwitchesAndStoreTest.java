@@ -26,7 +26,7 @@ class SwitchesAndStoreTest
         Switches s = Switches.ALL_ON.with("l2tp", false);
         assertFalse(s.effective("l2tp"));
         s = s.with("all", false);
-        for (final String p : Switches.PROTOCOLS)
+        for (final String p : Switches.names())
         {
             assertFalse(s.effective(p), p + " off under the master switch");
         }
@@ -53,7 +53,7 @@ class SwitchesAndStoreTest
         final SwitchStore.Loaded missing = store.load(Switches.ALL_ON);
         assertEquals(Switches.ALL_ON, missing.switches());
         assertNull(missing.problem());
-        final Switches s = new Switches(false, true, false, true, false);
+        final Switches s = new Switches(false, java.util.Map.of("pptp", true, "ipsec", false, "natt", true, "l2tp", false));
         store.save(s);
         final SwitchStore.Loaded back = store.load(Switches.ALL_ON);
         assertEquals(s, back.switches());

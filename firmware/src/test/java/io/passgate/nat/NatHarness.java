@@ -55,6 +55,34 @@ final class NatHarness
         engine = new NatEngine(config, counters, this::record, 1000, now, shared);
     }
 
+    /** A harness whose engine runs the real helpers (PPTP, IPsec, L2TP). */
+    static NatHarness withHelpers()
+    {
+        return withHelpers(NatConfig.defaults(WAN, LAN_ROUTER, LAN_IF, 1024));
+    }
+
+    static NatHarness withHelpers(final NatConfig config)
+    {
+        final NatHarness h = new NatHarness(config);
+        h.engine.register(new io.passgate.alg.PptpHelper(16, 64, 8, io.passgate.alg.PptpHelper.OnInvalid.RESET, 7));
+        h.engine.register(new io.passgate.alg.IpsecHelper(64));
+        h.engine.register(new io.passgate.alg.L2tpHelper());
+        return h;
+    }
+
+    /** Applies switch states as the control plane would; returns the sessions torn down. */
+    int switches(final boolean pptp, final boolean ipsec, final boolean natt, final boolean l2tp)
+    {
+        return engine.applyPassthrough(name -> switch (name)
+        {
+            case "pptp" -> pptp;
+            case "ipsec" -> ipsec;
+            case "natt" -> ipsec && natt;
+            case "l2tp" -> l2tp;
+            default -> true;
+        });
+    }
+
     private void record(final DirectBuffer b, final int offset, final int length, final int destination)
     {
         final byte[] copy = new byte[length];

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 /** The passthrough switches in the NAT: what each covers, refusal at once, teardown, and what is never touched. */
 class PassthroughTest
 {
-    private final NatHarness nat = new NatHarness();
+    private final NatHarness nat = NatHarness.withHelpers();
 
     private int icmpSentOfType313()
     {
@@ -37,7 +37,7 @@ class PassthroughTest
     @Test
     void pptpOffRefusesANewControlConnectionWithAReset()
     {
-        nat.engine.applyPassthrough(false, true, true, true);
+        nat.switches(false, true, true, true);
         final UnsafeBuffer syn = Packets.tcp(A, 40000, S1, 1723, TcpHeader.SYN, 1460, 0);
         assertEquals(VERDICT_DROP, nat.out(syn));
         assertEquals(1, nat.sent.size());
@@ -51,7 +51,7 @@ class PassthroughTest
         assertEquals(1001, rst.getInt(Packets.OFFSET + 28, ByteOrder.BIG_ENDIAN), "acknowledges the SYN");
         assertEquals(1, nat.count(Counter.PASSTHROUGH_REFUSED));
         // GRE v1 (PPTP data) is refused with ICMP 3/13; GRE v0 is not PPTP and passes
-        assertEquals(VERDICT_DROP, nat.out(Packets.pptpGre(A, S1, 5, 1, new byte[8])), "refused by the engine's helper-less path");
+        assertEquals(VERDICT_DROP, nat.out(Packets.pptpGre(A, S1, 5, 1, new byte[8])), "refused before any helper");
         final UnsafeBuffer greV0 = Packets.other(A, S1, Protocols.GRE, 8);
         assertEquals(VERDICT_ACCEPT_MODIFIED, nat.out(greV0));
     }
@@ -59,11 +59,11 @@ class PassthroughTest
     @Test
     void ipsecOffCoversIkeNattEspAndAh()
     {
-        nat.engine.applyPassthrough(true, false, true, true);
+        nat.switches(true, false, true, true);
         assertEquals(VERDICT_DROP, nat.out(Packets.udp(A, 500, S1, 500, 40)), "IKE");
         assertEquals(VERDICT_DROP, nat.out(Packets.udp(A, 4500, S1, 4500, 40)), "NAT-T follows IPsec");
         assertEquals(VERDICT_DROP, nat.out(Packets.other(A, S1, Protocols.ESP, 40)), "ESP");
-        assertEquals(VERDICT_DROP, nat.out(Packets.other(A, S1, PassthroughPolicy.AH, 40)), "AH");
+        assertEquals(VERDICT_DROP, nat.out(Packets.other(A, S1, Protocols.AH, 40)), "AH");
         assertEquals(4, icmpSentOfType313(), "each refused with ICMP 3/13");
         assertEquals(VERDICT_DROP, nat.in(Packets.other(S1, WAN, Protocols.ESP, 40)), "inbound ESP dropped too");
     }
@@ -71,7 +71,7 @@ class PassthroughTest
     @Test
     void nattOffAloneLeavesIkeAndEsp()
     {
-        nat.engine.applyPassthrough(true, true, false, true);
+        nat.switches(true, true, false, true);
         assertEquals(VERDICT_DROP, nat.out(Packets.udp(A, 4500, S1, 4500, 40)));
         assertEquals(VERDICT_ACCEPT_MODIFIED, nat.out(Packets.udp(A, 500, S1, 500, 40)));
         assertEquals(VERDICT_ACCEPT_MODIFIED, nat.out(Packets.other(A, S1, Protocols.ESP, 40)));
@@ -80,7 +80,7 @@ class PassthroughTest
     @Test
     void l2tpOffCoversUdp1701()
     {
-        nat.engine.applyPassthrough(true, true, true, false);
+        nat.switches(true, true, true, false);
         assertEquals(VERDICT_DROP, nat.out(Packets.udp(A, 1701, S1, 1701, 40)));
         assertEquals(1, icmpSentOfType313());
     }
@@ -88,7 +88,7 @@ class PassthroughTest
     @Test
     void openVpnWireGuardAndSstpPassWithEverySwitchOff()
     {
-        nat.engine.applyPassthrough(false, false, false, false);
+        nat.switches(false, false, false, false);
         assertEquals(VERDICT_ACCEPT_MODIFIED, nat.out(Packets.udp(A, 40000, S1, 1194, 40)), "OpenVPN UDP");
         assertEquals(VERDICT_ACCEPT_MODIFIED, nat.out(Packets.tcp(A, 40001, S1, 1194, TcpHeader.SYN, 1460, 0)), "OpenVPN TCP");
         assertEquals(VERDICT_ACCEPT_MODIFIED, nat.out(Packets.udp(A, 40002, S1, 51820, 148)), "WireGuard");
@@ -106,12 +106,12 @@ class PassthroughTest
         nat.out(Packets.udp(A, 40000, S1, 1194, 40));
         assertEquals(1, nat.count(Counter.TUNNELS_IPSEC));
         assertEquals(1, nat.count(Counter.TUNNELS_L2TP));
-        assertEquals(2, nat.engine.applyPassthrough(true, false, true, false), "IKE and L2TP torn down");
+        assertEquals(2, nat.switches(true, false, true, false), "IKE and L2TP torn down");
         assertEquals(0, nat.count(Counter.TUNNELS_IPSEC));
         assertEquals(0, nat.count(Counter.TUNNELS_L2TP));
         assertEquals(VERDICT_DROP, nat.in(Packets.udp(S1, 500, WAN, ext, 40)), "the server's IKE no longer reaches the client");
         assertEquals(1, nat.engine.flows().size(), "OpenVPN's session untouched");
-        nat.engine.applyPassthrough(true, true, true, true);
+        nat.switches(true, true, true, true);
         assertEquals(VERDICT_ACCEPT_MODIFIED, nat.out(Packets.udp(A, 500, S1, 500, 40)), "on again: the next packet passes");
         assertEquals(500, Packets.sourcePort(ike), "port 500 kept where it can be");
     }
@@ -119,8 +119,8 @@ class PassthroughTest
     @Test
     void refusalsAreRateLimited()
     {
-        final NatHarness limited = new NatHarness();
-        limited.engine.applyPassthrough(true, true, true, false);
+        final NatHarness limited = NatHarness.withHelpers();
+        limited.switches(true, true, true, false);
         for (int i = 0; i < 3000; i++)
         {
             limited.out(Packets.udp(A, 1701, S1, 1701, 8));

@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
+import io.passgate.alg.Helpers;
+
 import io.passgate.control.Json;
 
 /**
@@ -31,6 +33,9 @@ public final class PassgateCtl
     static final int USAGE = 2;
     static final int NOT_PERMITTED = 3;
 
+    /** The switches the helpers declare, and "all" (the master), as usage text: pptp|ipsec|natt|l2tp|all. */
+    static final String SWITCHES = String.join("|", Helpers.PASSTHROUGHS.names()) + "|all";
+
     static final String HELP = """
         Usage: passgatectl [--runtime-dir DIR] [--json] COMMAND [ARGUMENTS]
         Reads and controls a running passgate through its control socket (RUNTIME-DIR/control.sock,
@@ -38,8 +43,8 @@ public final class PassgateCtl
 
         Commands:
           status                         running state, passthrough switches, tunnels per protocol, LEDs
-          enable  pptp|ipsec|natt|l2tp|all   switch a passthrough on (all: the master switch)
-          disable pptp|ipsec|natt|l2tp|all   switch it off: refused at once, its live tunnels torn down
+          enable  SWITCH                 switch a passthrough on (SWITCH: %s; all: the master)
+          disable SWITCH                 switch it off: refused at once, its live tunnels torn down
           tunnels                        the live VPN tunnels (client, server, WAN port or Call ID, traffic)
           counters                       every counter, summed over dataplane threads
           reload                         re-read the configuration file
@@ -52,20 +57,30 @@ public final class PassgateCtl
           -h, --help          this text; COMMAND --help: the command's
 
         Exit status: 0 ok, 1 passgate not running or the request refused, 2 usage error, 3 not permitted.
-        """;
+        """.formatted(SWITCHES);
 
     private static final Map<String, String> COMMAND_HELP = new LinkedHashMap<>();
+
+    /** What each switch covers, from the helpers' declarations: "pptp: TCP 1723 and enhanced GRE. ..." */
+    private static String covers()
+    {
+        final StringBuilder b = new StringBuilder();
+        for (int i = 0; i < Helpers.PASSTHROUGHS.count(); i++)
+        {
+            b.append(Helpers.PASSTHROUGHS.name(i)).append(": ").append(Helpers.PASSTHROUGHS.get(i).covers()).append(". ");
+        }
+        return b.toString().strip() + "\n";
+    }
 
     static
     {
         COMMAND_HELP.put("status", "Usage: passgatectl status [--json]\nShows whether the dataplane runs, any fault, "
             + "the passthrough switches (each protocol's setting and whether it is in effect), live tunnels per protocol, "
             + "NAT sessions and the LED patterns.\n");
-        COMMAND_HELP.put("enable", "Usage: passgatectl enable pptp|ipsec|natt|l2tp|all [--json]\nSwitches a passthrough "
+        COMMAND_HELP.put("enable", "Usage: passgatectl enable " + SWITCHES + " [--json]\nSwitches a passthrough "
             + "on; it takes effect for the next packet. 'all' is the master switch (the button's): each protocol keeps "
-            + "its own setting.\npptp: TCP 1723 and enhanced GRE. ipsec: UDP 500, ESP, AH and UDP 4500. natt: UDP 4500 "
-            + "(needs ipsec). l2tp: UDP 1701.\n");
-        COMMAND_HELP.put("disable", "Usage: passgatectl disable pptp|ipsec|natt|l2tp|all [--json]\nSwitches a "
+            + "its own setting.\n" + covers());
+        COMMAND_HELP.put("disable", "Usage: passgatectl disable " + SWITCHES + " [--json]\nSwitches a "
             + "passthrough off: new connections are refused at once (TCP RST, or ICMP administratively prohibited) "
             + "and its live tunnels are torn down. Remembered across restarts.\n");
         COMMAND_HELP.put("tunnels", "Usage: passgatectl tunnels [--json]\nLists live VPN passthrough tunnels: protocol, "
@@ -138,7 +153,7 @@ public final class PassgateCtl
         {
             case "enable", "disable" ->
             {
-                if (rest.size() != 2 || !List.of("pptp", "ipsec", "natt", "l2tp", "all").contains(rest.get(1)))
+                if (rest.size() != 2 || !List.of(SWITCHES.split("\\|")).contains(rest.get(1)))
                 {
                     err.print(COMMAND_HELP.get(command));
                     return USAGE;

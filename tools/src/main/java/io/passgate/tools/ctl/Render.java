@@ -26,7 +26,7 @@ final class Render
         final StringBuilder b = new StringBuilder("passthrough: all " + onOff(sw.get("all")));
         final Map<String, Object> settings = PassgateCtl.map(sw.get("settings"));
         final Map<String, Object> effective = PassgateCtl.map(sw.get("effective"));
-        for (final String p : new String[] {"pptp", "ipsec", "natt", "l2tp"})
+        for (final String p : settings.keySet())
         {
             b.append(" | ").append(p).append(' ').append(onOff(effective.get(p)));
             if (!settings.get(p).equals(effective.get(p)))
@@ -65,7 +65,7 @@ final class Render
         final Map<String, Object> settings = PassgateCtl.map(sw.get("settings"));
         final Map<String, Object> effective = PassgateCtl.map(sw.get("effective"));
         final StringBuilder b = new StringBuilder("passthrough: all " + onOff(sw.get("all")));
-        for (final String p : new String[] {"pptp", "ipsec", "natt", "l2tp"})
+        for (final String p : settings.keySet())
         {
             b.append(" | ").append(p).append(' ').append(onOff(effective.get(p)));
             if (!settings.get(p).equals(effective.get(p)))
@@ -76,6 +76,11 @@ final class Render
         out.println(b);
     }
 
+    /** Columns every row has; the rest of a row's identifiers go to DETAILS. */
+    private static final java.util.Set<String> SHOWN = java.util.Set.of("protocol", "client", "server", "wan",
+        "client-call-id", "client-port", "server-call-id", "server-port", "packets-out", "bytes-out", "packets-in",
+        "bytes-in", "age-s", "idle-s", "wan-port", "wan-call-id");
+
     static void tunnels(final List<Object> rows, final PrintStream out)
     {
         if (rows.isEmpty())
@@ -83,15 +88,23 @@ final class Render
             out.println("no VPN tunnels");
             return;
         }
-        out.printf("%-13s %-15s %-8s %-15s %-8s %-28s %10s %12s %10s %12s %7s %7s%n", "PROTOCOL", "CLIENT", "ID/PORT",
-            "SERVER", "ID/PORT", "WAN", "PKTS-OUT", "BYTES-OUT", "PKTS-IN", "BYTES-IN", "AGE-S", "IDLE-S");
+        out.printf("%-13s %-15s %-8s %-15s %-8s %-28s %10s %12s %10s %12s %7s %7s  %s%n", "PROTOCOL", "CLIENT", "ID/PORT",
+            "SERVER", "ID/PORT", "WAN", "PKTS-OUT", "BYTES-OUT", "PKTS-IN", "BYTES-IN", "AGE-S", "IDLE-S", "DETAILS");
         for (final Object o : rows)
         {
             final Map<String, Object> r = PassgateCtl.map(o);
-            out.printf("%-13s %-15s %-8s %-15s %-8s %-28s %10s %12s %10s %12s %7s %7s%n", r.get("protocol"),
+            final StringBuilder details = new StringBuilder();
+            r.forEach((k, v) ->
+            {
+                if (!SHOWN.contains(k))
+                {
+                    details.append(details.length() == 0 ? "" : " ").append(k).append('=').append(v);
+                }
+            });
+            out.printf("%-13s %-15s %-8s %-15s %-8s %-28s %10s %12s %10s %12s %7s %7s  %s%n", r.get("protocol"),
                 r.get("client"), or(r.get("client-call-id"), r.get("client-port")), r.get("server"),
                 or(r.get("server-call-id"), r.get("server-port")), r.get("wan"), r.get("packets-out"), r.get("bytes-out"),
-                r.get("packets-in"), r.get("bytes-in"), r.get("age-s"), r.get("idle-s"));
+                r.get("packets-in"), r.get("bytes-in"), r.get("age-s"), r.get("idle-s"), details);
         }
     }
 

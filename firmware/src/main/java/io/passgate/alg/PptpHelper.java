@@ -3,12 +3,19 @@ package io.passgate.alg;
 import java.nio.ByteOrder;
 import java.util.SplittableRandom;
 
+import java.util.List;
+
+import io.passgate.config.PassgateContext;
 import io.passgate.counters.Counter;
 import io.passgate.counters.CounterSet;
-import io.passgate.nat.Alg;
 import io.passgate.nat.FlowTable;
-import io.passgate.nat.NatEngine;
+import io.passgate.nat.Helper;
+import io.passgate.nat.HelperHost;
+import io.passgate.nat.HelperSpec;
+import io.passgate.nat.Passthrough;
+import io.passgate.nat.PassthroughPolicy;
 import io.passgate.nat.Protocols;
+import io.passgate.nat.TunnelSink;
 import io.passgate.nfq.PacketHandler;
 import io.passgate.wire.Checksum;
 import io.passgate.wire.GreHeader;
@@ -50,8 +57,18 @@ import org.agrona.collections.Long2LongHashMap;
  * ends it). A call's GRE lives as long as the call: it never expires idle while the control connection
  * lives. Calls requested but never answered end after {@link #REQUEST_TIMEOUT_MS} (Linux: PPTP_GRE_TIMEOUT).
  */
-public final class PptpAlg implements Alg
+public final class PptpHelper implements Helper
 {
+    /** What PPTP passthrough is: its switch, what it covers, its tunnel rows. */
+    public static final HelperSpec SPEC = new HelperSpec("pptp",
+        List.of(new Passthrough("pptp", null, "TCP 1723 and enhanced GRE", new int[] {PptpControl.PORT}, new int[0],
+            new int[] {Passthrough.ENHANCED_GRE}, Counter.TUNNELS_PPTP, "pptp")),
+        new int[0], new int[0],
+        List.of(new HelperSpec.TunnelKind("pptp-control", List.of("client-port", "server-port", "wan-port")),
+            new HelperSpec.TunnelKind("pptp-call", List.of("client-call-id", "server-call-id", "wan-call-id"))));
+    private static final int KIND_CONTROL = 0;
+    private static final int KIND_CALL = 1;
+
     // control connection states
     static final int SESSION_NONE = 0;
     static final int SESSION_REQUESTED = 1;
@@ -109,7 +126,7 @@ public final class PptpAlg implements Alg
     private final OnInvalid onInvalid;
     private final SplittableRandom random;
 
-    private NatEngine engine;
+    private HelperHost host;
     private FlowTable flows;
     private CounterSet counters;
     private int index;
@@ -203,7 +220,7 @@ public final class PptpAlg implements Alg
     private int invalidReason;
     private String lastInvalid = "";
 
-    public PptpAlg(final int maxConnections, final int maxCalls, final int maxCallsPerConnection,
+    public PptpHelper(final int maxConnections, final int maxCalls, final int maxCallsPerConnection,
         final OnInvalid onInvalid, final long seed)
     {
         this.maxConnections = maxConnections;
@@ -277,25 +294,32 @@ public final class PptpAlg implements Alg
         pacIndex = new Long2LongHashMap(mapCapacity, 0.65f, NONE, true);
     }
 
-    @Override
-    public void attach(final NatEngine engine, final int index)
+    /** The helper as the configuration sets it up. */
+    public static PptpHelper create(final PassgateContext ctx, final long seed)
     {
-        this.engine = engine;
-        this.flows = engine.flows();
-        this.counters = engine.counters();
+        return new PptpHelper(ctx.pptpMaxConnections(), ctx.pptpMaxCalls(), ctx.pptpMaxCallsPerConnection(),
+            ctx.pptpResetOnInvalid() ? OnInvalid.RESET : OnInvalid.DROP, seed);
+    }
+
+    @Override
+    public HelperSpec spec()
+    {
+        return SPEC;
+    }
+
+    @Override
+    public void attach(final HelperHost host, final int index)
+    {
+        this.host = host;
+        this.flows = host.flows();
+        this.counters = host.counters();
         this.index = index;
     }
 
     @Override
-    public String name()
+    public void passthroughChanged(final PassthroughPolicy policy)
     {
-        return "pptp";
-    }
-
-    @Override
-    public void passthroughChanged(final io.passgate.nat.PassthroughPolicy policy)
-    {
-        final boolean on = policy.allows(io.passgate.nat.PassthroughPolicy.PPTP);
+        final boolean on = policy.allows("pptp");
         if (enabled && !on)
         {
             // switched off: every control connection ends now, with a reset to both ends
@@ -332,10 +356,11 @@ public final class PptpAlg implements Alg
         return connLive;
     }
 
+    /** A new TCP session to port 1723 is a control connection: followed (mapped as any TCP session). */
     @Override
-    public boolean claims(final int protocol, final int remotePort)
+    public int claimOutbound(final int protocol, final int src, final int sport, final int dst, final int dport)
     {
-        return protocol == Protocols.TCP && remotePort == PptpControl.PORT;
+        return protocol == Protocols.TCP && dport == PptpControl.PORT ? FOLLOW : NOT_MINE;
     }
 
     // ------------------------------------------------------------------------------------ control stream
@@ -359,7 +384,7 @@ public final class PptpAlg implements Alg
     {
         if (!tcp.wrap(ip.buffer(), l4Offset, l4Length))
         {
-            return Alg.CONTINUE;
+            return CONTINUE;
         }
         now = nowMs;
         final int flags = tcp.flags();
@@ -376,7 +401,7 @@ public final class PptpAlg implements Alg
         }
         if (data == CLOSED)
         {
-            return l4Length > tcp.headerLength() ? PacketHandler.VERDICT_DROP : Alg.CONTINUE;
+            return l4Length > tcp.headerLength() ? PacketHandler.VERDICT_DROP : CONTINUE;
         }
         int c = data - 1;
         if (c < 0)
@@ -402,14 +427,14 @@ public final class PptpAlg implements Alg
         if ((flags & TcpHeader.RST) != 0)
         {
             closeConnection(c);
-            return Alg.CONTINUE;
+            return CONTINUE;
         }
         if ((flags & TcpHeader.ACK) != 0)
         {
             forgetAcknowledged(c * 2 + (1 - dir), (int)tcp.acknowledgement());
         }
         final int dataLength = l4Length - tcp.headerLength();
-        int verdict = Alg.CONTINUE;
+        int verdict = CONTINUE;
         if (dataLength > 0)
         {
             if (!connSynced[c] || nextSeq[d] < 0)
@@ -474,9 +499,9 @@ public final class PptpAlg implements Alg
     private void refuseConnection(final int flow)
     {
         counters.increment(Counter.DROP_PPTP_LIMIT);
-        engine.sendTcpReset(flows.remAddr(flow), PptpControl.PORT, flows.intAddr(flow), flows.intPort(flow), 0,
+        host.sendTcpReset(flows.remAddr(flow), PptpControl.PORT, flows.intAddr(flow), flows.intPort(flow), 0,
             tcp.sequence() + 1);
-        engine.sendTcpReset(engine.config().wanAddress(), flows.extPort(flow), flows.remAddr(flow), PptpControl.PORT, 0,
+        host.sendTcpReset(host.wanAddress(), flows.extPort(flow), flows.remAddr(flow), PptpControl.PORT, 0,
             0);
         flows.algData(flow, CLOSED);
     }
@@ -499,7 +524,7 @@ public final class PptpAlg implements Alg
         int i = -ahead;   // bytes already seen
         if (i >= length)
         {
-            return modified ? PacketHandler.VERDICT_ACCEPT_MODIFIED : Alg.CONTINUE;
+            return modified ? PacketHandler.VERDICT_ACCEPT_MODIFIED : CONTINUE;
         }
         begin(c, d);
         final int flow = connFlow[c];
@@ -522,7 +547,7 @@ public final class PptpAlg implements Alg
         }
         commit();
         nextSeq[d] = (segmentSeq + length) & 0xFFFF_FFFFL;
-        return modified ? PacketHandler.VERDICT_ACCEPT_MODIFIED : Alg.CONTINUE;
+        return modified ? PacketHandler.VERDICT_ACCEPT_MODIFIED : CONTINUE;
     }
 
     // ------------------------------------------------------------------------------------- transactions
@@ -788,7 +813,7 @@ public final class PptpAlg implements Alg
             prefix[d * PREFIX + pos] = value;
         }
         msgPos[d] = pos + 1;
-        int result = Alg.CONTINUE;
+        int result = CONTINUE;
         switch (pos)
         {
             case 1:
@@ -916,7 +941,7 @@ public final class PptpAlg implements Alg
                 // stop, echo, set-link-info: either side, any state
                 break;
         }
-        return Alg.CONTINUE;
+        return CONTINUE;
     }
 
     /**
@@ -936,7 +961,7 @@ public final class PptpAlg implements Alg
             {
                 pacSeen[d] = prefixShort(d, PptpControl.CALL_ID_OFFSET);   // the PAC's Call ID, for the field after it
             }
-            return Alg.CONTINUE;
+            return CONTINUE;
         }
         final int original = prefixShort(d, field);
         final int replacement;
@@ -959,7 +984,7 @@ public final class PptpAlg implements Alg
         }
         if (replacement == KEEP || replacement == original)
         {
-            return Alg.CONTINUE;
+            return CONTINUE;
         }
         // the high byte: the same (by allocation) or, when not, still in this segment
         final int highIndex = i - 1;
@@ -1024,7 +1049,7 @@ public final class PptpAlg implements Alg
             default:
                 break;
         }
-        return Alg.CONTINUE;
+        return CONTINUE;
     }
 
     // ------------------------------------------------------------------------------------------- calls
@@ -1052,6 +1077,7 @@ public final class PptpAlg implements Alg
         {
             callLive += live(state) ? 1 : -1;
             counters.set(Counter.PPTP_CALLS_LIVE, callLive);
+            counters.set(Counter.TUNNELS_PPTP, callLive);
         }
     }
 
@@ -1162,13 +1188,13 @@ public final class PptpAlg implements Alg
         final int k = findByTrans(c, restoredTrans[d]);
         if (k < 0 || callState[k] != CALL_OUT_REQUESTED)
         {
-            return Alg.CONTINUE;
+            return CONTINUE;
         }
         touch(k);
         if ((prefix[d * PREFIX + PptpControl.OCRP_RESULT_OFFSET] & 0xFF) != PptpControl.RESULT_OK)
         {
             retire(k);
-            return Alg.CONTINUE;
+            return CONTINUE;
         }
         callPac[k] = pacSeen[d];
         pacIndex.put(pacKey(c, callPac[k]), k);
@@ -1182,7 +1208,7 @@ public final class PptpAlg implements Alg
     {
         if (findByPac(c, pac) >= 0)
         {
-            return Alg.CONTINUE;
+            return CONTINUE;
         }
         final int k = allocateCallRecord(c);
         if (k < 0)
@@ -1195,7 +1221,7 @@ public final class PptpAlg implements Alg
         setState(k, CALL_IN_REQUESTED);
         pacIndex.put(pacKey(c, pac), k);
         counters.increment(Counter.PPTP_CALLS_CREATED);
-        return Alg.CONTINUE;
+        return CONTINUE;
     }
 
     /**
@@ -1240,7 +1266,7 @@ public final class PptpAlg implements Alg
         if ((prefix[d * PREFIX + PptpControl.ICRP_RESULT_OFFSET] & 0xFF) != PptpControl.RESULT_OK)
         {
             retire(k);   // declined: no GRE, the call ends
-            return Alg.CONTINUE;
+            return CONTINUE;
         }
         callPns[k] = pns;
         callTrans[k] = trans;
@@ -1323,15 +1349,15 @@ public final class PptpAlg implements Alg
             return invalid(c, 27, "the server's Call ID " + callPac[k]
                 + " is already used by another call of this client to this server (its GRE could not be told apart)");
         }
-        final int f = engine.createDependent(Protocols.GRE, connClient[c], callPns[k], callTrans[k], connServer[c],
-            callPac[k], index, now, true);
+        final int f = host.createSession(Protocols.GRE, connClient[c], callPns[k], callTrans[k], connServer[c],
+            callPac[k], true);
         if (f < 0)
         {
             return invalid(c, 28, "no room in the session table for the call's GRE");
         }
         flows.algData(f, k + 1);
         callGre[k] = f;
-        return Alg.CONTINUE;
+        return CONTINUE;
     }
 
     private int findByTrans(final int c, final int trans)
@@ -1423,7 +1449,7 @@ public final class PptpAlg implements Alg
         if (f >= 0 && flows.inUse(f) && flows.algData(f) == k + 1)
         {
             flows.algData(f, 0);
-            engine.removeFlow(f);
+            host.removeSession(f);
         }
     }
 
@@ -1498,8 +1524,8 @@ public final class PptpAlg implements Alg
             final long in = nextSeq[c * 2 + IN];
             final long outSeq = out < 0 ? 0 : out;
             final long inSeq = in < 0 ? 0 : in;
-            engine.sendTcpReset(connServer[c], PptpControl.PORT, connClient[c], flows.intPort(f), inSeq, outSeq);
-            engine.sendTcpReset(engine.config().wanAddress(), flows.extPort(f), connServer[c], PptpControl.PORT, outSeq,
+            host.sendTcpReset(connServer[c], PptpControl.PORT, connClient[c], flows.intPort(f), inSeq, outSeq);
+            host.sendTcpReset(host.wanAddress(), flows.extPort(f), connServer[c], PptpControl.PORT, outSeq,
                 inSeq);
             counters.increment(Counter.PPTP_RESETS_SENT);
         }
@@ -1546,11 +1572,11 @@ public final class PptpAlg implements Alg
         if (ip.protocol() != Protocols.GRE || !gre.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength())
             || !gre.isPptp())
         {
-            return Alg.CONTINUE;   // GRE version 0 and other protocols are not PPTP
+            return NOT_MINE;   // GRE version 0 and other protocols are not PPTP
         }
         if (!enabled)
         {
-            return engine.refusePassthroughPacket(ip);
+            return host.refuse(ip);
         }
         final int f = flows.findOutbound(Protocols.GRE, ip.source(), 0, ip.destination(), gre.callId());
         if (f == FlowTable.NONE || flows.alg(f) != index)
@@ -1558,8 +1584,8 @@ public final class PptpAlg implements Alg
             counters.increment(Counter.DROP_GRE_NO_CALL);
             return PacketHandler.VERDICT_DROP;
         }
-        engine.touchOutbound(f, ip);
-        ip.source(engine.config().wanAddress());
+        host.touchOutbound(f, ip);
+        ip.source(host.wanAddress());
         counters.increment(Counter.PPTP_GRE_OUT);
         return PacketHandler.VERDICT_ACCEPT_MODIFIED;
     }
@@ -1570,7 +1596,7 @@ public final class PptpAlg implements Alg
         if (ip.protocol() != Protocols.GRE || !gre.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength())
             || !gre.isPptp())
         {
-            return Alg.CONTINUE;
+            return NOT_MINE;
         }
         if (!enabled)
         {
@@ -1583,7 +1609,7 @@ public final class PptpAlg implements Alg
             counters.increment(Counter.DROP_GRE_NO_CALL);
             return PacketHandler.VERDICT_DROP;
         }
-        engine.touchInbound(f, ip);
+        host.touchInbound(f, ip);
         ip.destination(flows.intAddr(f));
         gre.callId(flows.intPort(f));
         counters.increment(Counter.PPTP_GRE_IN);
@@ -1655,6 +1681,33 @@ public final class PptpAlg implements Alg
             }
         }
         return REFUSE;
+    }
+
+    /** One row per control connection and per call with its GRE (client's, server's and WAN Call IDs). */
+    @Override
+    public void collectTunnels(final int helper, final TunnelSink sink)
+    {
+        for (int c = 0; c < maxConnections; c++)
+        {
+            final int f = connFlow[c];
+            if (f >= 0 && flows.inUse(f) && !sink.row(helper, KIND_CONTROL, connClient[c], connServer[c], flows.intPort(f),
+                flows.remPort(f), flows.extPort(f), 0, 0, 0, flows.packetsOut(f), flows.bytesOut(f), flows.packetsIn(f),
+                flows.bytesIn(f), flows.created(f), flows.lastSeen(f)))
+            {
+                return;
+            }
+        }
+        for (int k = 0; k < maxCalls; k++)
+        {
+            final int f = callGre[k];
+            final int c = callConn[k];
+            if (c >= 0 && f >= 0 && flows.inUse(f) && !sink.row(helper, KIND_CALL, connClient[c], connServer[c],
+                callPns[k], callPac[k], callTrans[k], 0, 0, 0, flows.packetsOut(f), flows.bytesOut(f),
+                flows.packetsIn(f), flows.bytesIn(f), flows.created(f), flows.lastSeen(f)))
+            {
+                return;
+            }
+        }
     }
 
     @Override

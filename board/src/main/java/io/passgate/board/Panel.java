@@ -7,8 +7,6 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 import io.passgate.control.StatusSnapshot;
@@ -17,9 +15,10 @@ import io.passgate.status.StatusPanel;
 import org.tinylog.Logger;
 
 /**
- * A status panel: LEDs and a button driven by one scheduler thread ({@link #tick} every 10 ms: no thread per
- * LED). Button actions run on their own thread so a slow switch change never stalls the LEDs. A failing LED
- * is logged once and left; it never stops the gateway.
+ * A status panel: LEDs and a button driven by one loop thread ({@link #tick} every 10 ms: no thread per
+ * LED). Between ticks the loop waits on the button ({@link ButtonInput#await}), so a button that reports its
+ * edges is sampled the moment it changes. Button actions run on their own thread so a slow switch change
+ * never stalls the LEDs. A failing LED is logged once and left; it never stops the gateway.
  */
 public class Panel implements StatusPanel
 {
@@ -41,10 +40,11 @@ public class Panel implements StatusPanel
     private final boolean[] written;
     private volatile StatusSnapshot snapshot;
     private volatile ButtonActions actions;
-    private ScheduledExecutorService scheduler;
+    private Thread loop;
+    private volatile boolean running;
     private ExecutorService actionThread;
     private volatile CountDownLatch pressDone;
-    private boolean buttonFailed;
+    private volatile boolean buttonFailed;
     private final Runnable onClose;
 
     public Panel(final String description, final List<Led> leds, final ButtonInput button, final PanelLogic logic,
@@ -79,18 +79,55 @@ public class Panel implements StatusPanel
     {
         attach(buttonActions);
         actionThread = Executors.newSingleThreadExecutor(r -> daemon(r, "passgate-button"));
-        scheduler = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "passgate-panel"));
-        scheduler.scheduleAtFixedRate(() ->
+        running = true;
+        loop = daemon(this::run, "passgate-panel");
+        loop.start();
+    }
+
+    /** The loop: a tick, then wait for the next one, or for the button to change. */
+    private void run()
+    {
+        while (running)
         {
+            final long now = System.currentTimeMillis();
             try
             {
-                tick(System.currentTimeMillis());
+                tick(now);
             }
             catch (final RuntimeException e)
             {
                 Logger.warn("status panel: {}", e.toString());
             }
-        }, 0, TICK_MS, TimeUnit.MILLISECONDS);
+            final long wait = Math.max(1, now + TICK_MS - System.currentTimeMillis());
+            try
+            {
+                if (button != null && !buttonFailed)
+                {
+                    button.await(wait);
+                }
+                else
+                {
+                    Thread.sleep(wait);
+                }
+            }
+            catch (final InterruptedException e)
+            {
+                return;
+            }
+            catch (final Exception e)
+            {
+                buttonFailed(e);
+            }
+        }
+    }
+
+    private void buttonFailed(final Exception e)
+    {
+        if (!buttonFailed)
+        {
+            buttonFailed = true;
+            Logger.error("button read failed ({}); the button is ignored from now on", e.toString());
+        }
     }
 
     private static Thread daemon(final Runnable r, final String name)
@@ -114,15 +151,11 @@ public class Panel implements StatusPanel
             boolean raw = false;
             try
             {
-                raw = button.pressed();
+                raw = !buttonFailed && button.pressed();
             }
             catch (final Exception e)
             {
-                if (!buttonFailed)
-                {
-                    buttonFailed = true;
-                    Logger.error("button read failed ({}); the button is ignored from now on", e.toString());
-                }
+                buttonFailed(e);
             }
             final PanelLogic.Press press = logic.sample(raw, nowMs);
             if (press != PanelLogic.Press.NONE)
@@ -231,12 +264,13 @@ public class Panel implements StatusPanel
     @Override
     public void close()
     {
-        if (scheduler != null)
+        running = false;
+        if (loop != null)
         {
-            scheduler.shutdownNow();
+            loop.interrupt();
             try
             {
-                scheduler.awaitTermination(1, TimeUnit.SECONDS);
+                loop.join(2000);
             }
             catch (final InterruptedException e)
             {

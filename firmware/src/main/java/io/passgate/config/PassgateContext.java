@@ -322,7 +322,7 @@ public final class PassgateContext
         passthroughNatt = v.bool(PASSTHROUGH_NATT_PROP_NAME);
         passthroughL2tp = v.bool(PASSTHROUGH_L2TP_PROP_NAME);
         controlGroup = v.text(CONTROL_GROUP_PROP_NAME);
-        board = v.choice(BOARD_PROP_NAME, "auto", "none", "virtual", "pi4j");
+        board = v.choice(BOARD_PROP_NAME, "auto", "none", "virtual", "pi4j", "gpio");
 
         wanAddress = v.address(WAN_ADDRESS_PROP_NAME, wanInterface, resolver)[0];
         final int[] lan = v.address(LAN_ADDRESS_PROP_NAME, lanInterface, resolver);

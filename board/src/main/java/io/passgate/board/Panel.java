@@ -34,7 +34,7 @@ public class Panel implements StatusPanel
     private final ButtonInput button;
     private final PanelLogic logic;
     private final Consumer<String> onPatternChange;
-    private final Pattern[] patterns;
+    private final Pattern[] patterns;   // guarded by this (updateLeds)
     private final boolean[] levels;
     private final boolean[] failed;
     private final boolean[] written;
@@ -42,6 +42,7 @@ public class Panel implements StatusPanel
     private volatile ButtonActions actions;
     private Thread loop;
     private volatile boolean running;
+    private boolean closed;
     private ExecutorService actionThread;
     private volatile CountDownLatch pressDone;
     private volatile boolean buttonFailed;
@@ -78,7 +79,11 @@ public class Panel implements StatusPanel
     public void start(final ButtonActions buttonActions)
     {
         attach(buttonActions);
-        actionThread = Executors.newSingleThreadExecutor(r -> daemon(r, "passgate-button"));
+        final java.util.concurrent.ThreadPoolExecutor actions = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0,
+            java.util.concurrent.TimeUnit.MILLISECONDS, new java.util.concurrent.LinkedBlockingQueue<>(),
+            r -> daemon(r, "passgate-button"));
+        actions.prestartAllCoreThreads();   // the first press does not wait for a thread to start
+        actionThread = actions;
         running = true;
         loop = daemon(this::run, "passgate-panel");
         loop.start();
@@ -137,13 +142,28 @@ public class Panel implements StatusPanel
         return t;
     }
 
+    /**
+     * Takes a new snapshot; when it changes what an LED shows (a switch change), the LEDs are set at once on
+     * the caller's thread instead of at the next tick.
+     */
     @Override
     public void show(final StatusSnapshot s)
     {
         snapshot = s;
+        if (running)
+        {
+            for (int i = 0; i < leds.size(); i++)
+            {
+                if (PanelLogic.pattern(leds.get(i).role(), s) != patterns[i])
+                {
+                    updateLeds(System.currentTimeMillis());
+                    return;
+                }
+            }
+        }
     }
 
-    /** One scheduler step: the button, then every LED. */
+    /** One loop step: the button, then every LED. */
     public void tick(final long nowMs)
     {
         if (button != null)
@@ -163,19 +183,23 @@ public class Panel implements StatusPanel
                 dispatch(press);
             }
         }
+        updateLeds(nowMs);
+    }
+
+    /** Sets every LED to its pattern's level at {@code nowMs} (the loop's thread, or a switch change's). */
+    private synchronized void updateLeds(final long nowMs)
+    {
+        if (closed)
+        {
+            return;
+        }
         final StatusSnapshot s = snapshot;
         for (int i = 0; i < leds.size(); i++)
         {
             final Led led = leds.get(i);
             final Pattern p = PanelLogic.pattern(led.role(), s);
-            if (p != patterns[i])
-            {
-                patterns[i] = p;
-                if (onPatternChange != null)
-                {
-                    onPatternChange.accept(led.role() + " " + p.label());
-                }
-            }
+            final boolean changed = p != patterns[i];
+            patterns[i] = p;
             final boolean level = p.level(nowMs);
             if ((!written[i] || level != levels[i]) && !failed[i])
             {
@@ -191,6 +215,11 @@ public class Panel implements StatusPanel
                     Logger.error("LED {} ({}) write failed: {}; it is left as it is, the gateway goes on", led.role(),
                         led.output().where(), e.toString());
                 }
+            }
+            if (changed && onPatternChange != null)
+            {
+                // after the write: the LED shows the change before it is logged
+                onPatternChange.accept(led.role() + " " + p.label());
             }
         }
     }
@@ -280,6 +309,10 @@ public class Panel implements StatusPanel
         if (actionThread != null)
         {
             actionThread.shutdownNow();
+        }
+        synchronized (this)
+        {
+            closed = true;
         }
         for (int i = 0; i < leds.size(); i++)
         {

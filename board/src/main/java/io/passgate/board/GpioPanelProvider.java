@@ -76,22 +76,7 @@ public final class GpioPanelProvider implements StatusPanelProvider
                 shown.put(e.getKey(), label(chip, offset));
                 leds.add(new Panel.Led(e.getKey(), new GpioLed(line)));
             }
-            if (s.onboardLeds && s.profile != null)
-            {
-                final List<String> names = s.profile.onboardLeds();
-                for (int i = 0; i < names.size() && i < 2; i++)
-                {
-                    try
-                    {
-                        leds.add(new Panel.Led(i == 0 ? PanelLogic.SYSTEM : PanelLogic.PASSTHROUGH,
-                            new SysfsLed(ledsRoot, names.get(i))));
-                    }
-                    catch (final java.io.IOException ex)
-                    {
-                        Logger.warn("on-board LED {} not usable: {}", names.get(i), ex.getMessage());
-                    }
-                }
-            }
+            SysfsLed.addOnboard(s, ledsRoot, leds);
             GpioButton button = null;
             String buttonShown = "off";
             if (s.button)

@@ -116,23 +116,7 @@ public final class Pi4jPanelProvider implements StatusPanelProvider
                 }
             }));
         }
-        if (s.onboardLeds && s.profile != null)
-        {
-            // ACT shows the system pattern, PWR (where the board has one) all passthrough together
-            final List<String> names = s.profile.onboardLeds();
-            for (int i = 0; i < names.size() && i < 2; i++)
-            {
-                try
-                {
-                    leds.add(new Panel.Led(i == 0 ? PanelLogic.SYSTEM : PanelLogic.PASSTHROUGH,
-                        new SysfsLed(ledsRoot, names.get(i))));
-                }
-                catch (final java.io.IOException ex)
-                {
-                    Logger.warn("on-board LED {} not usable: {}", names.get(i), ex.getMessage());
-                }
-            }
-        }
+        SysfsLed.addOnboard(s, ledsRoot, leds);
         ButtonInput button = null;
         if (s.button)
         {

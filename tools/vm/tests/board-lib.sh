@@ -200,20 +200,20 @@ board_suite() {
 
     t_start short-press
     api_open
-    # the first press after the start runs code the JIT has not compiled yet (slow under emulation):
-    # measured and reported apart, bounded by 2 s; then ten presses, each within 50 ms
-    press; pause 0.3; timed_release
+    # the first presses after the start run code the JIT has not compiled yet, interpreted under emulation
+    # (TCG, 5-20 times slower than the host): three are measured and reported apart, each bounded by 2 s;
+    # then ten presses, each within 50 ms
+    for i in 1 2 3; do press; pause 0.3; timed_release; pause 0.3; done
     local cold="${LATENCIES[*]}"; LATENCIES=()
-    for l in $cold; do [ "${l#*:}" -le 2000 ] || t_fail "first press: $l ms > 2000 ms"; done
-    pause 0.3
+    for l in $cold; do [ "${l#*:}" -le 2000 ] || t_fail "warm-up press: $l ms > 2000 ms"; done
     for i in 1 2 3 4 5 6 7 8 9 10; do
         press; pause 0.3; timed_release
         pause 0.3
     done
     api_close
-    wait_switch off 5 || t_fail "eleven presses did not leave the switch off"
+    wait_switch off 5 || t_fail "thirteen presses did not leave the switch off"
     press; pause 0.3; release
-    wait_switch on 5 || t_fail "the twelfth press did not switch on"
+    wait_switch on 5 || t_fail "the fourteenth press did not switch on"
     press; pause 0.3; release
     wait_switch off 5 || t_fail "the switch is not off after a short press"
     ctl status | grep -q "passthrough: all off" || t_fail "passgatectl status does not say 'all off'"
@@ -223,7 +223,7 @@ board_suite() {
     pause 0.5
     [ "$(led "$LED_PPTP")" = 1 ] || t_fail "the PPTP LED is dark with passthrough on"
     for l in "${LATENCIES[@]}"; do [ "${l#*:}" -le 50 ] || t_fail "$l ms > 50 ms"; done
-    t_end "release edge to LED and to status: $(latency_summary); first press after the start: ${cold// /, } ms"
+    t_end "release edge to LED and to status: $(latency_summary); the first three after the start (JIT warm-up): ${cold// /, } ms"
 
     t_start bouncy-press
     bounce_press 6; pause 0.3; bounce_release 6
@@ -293,12 +293,40 @@ board_suite() {
     echo "$out" | grep -q "$BUSY_ERROR" || t_fail "the error does not say /$BUSY_ERROR/"
     t_end "$(echo "$out" | grep -o "key 'board.led-pptp-pin'.*" | head -1 | cut -c1-160)"
 
+    [ -n "${ALSO_GPIO:-}" ] && gpio_provider_check
+
     t_start restart
     rm -f /tmp/lab/passgate.hold
     wait_for 90 status_has '"dataplane-alive":true,"rules-applied":true,"fault":null' || t_fail "passgate did not come back"
     lines_free "$LED_PPTP" && t_fail "the LED lines are not requested again"
     leds_match "$all"
     t_end "started again: rules back, no fault, lines requested"
+}
+
+# gpio_provider_check: while the plug is held, passgate once more with board = gpio (passgate's own binding,
+# on this guest's architecture): the chip found by the profile's label, a press through an edge event
+# switches, the LED follows, the lines are released on stop
+gpio_provider_check() {
+    t_start gpio-provider
+    local pid
+    ( inns router env PLUG_ONCE=1 bash -c "cd /plug && $PLUG --set board=gpio" > /job/gpio-provider.log 2>&1 ) &
+    if ! wait_for 120 status_has '"panel":"[^"]*GPIO character device'; then
+        t_fail "passgate with board = gpio did not start: $(grep -E 'ERROR|cannot' /job/gpio-provider.log | head -3)"
+    else
+        api '{"cmd":"status"}' | grep -o '"panel":"[^"]*"'
+        status_has '"switches":\{"all":true' || t_fail "the switch is not on at the start"
+        wait_for 5 led_is "$LED_PPTP" 1 || t_fail "the PPTP LED is dark"
+        press; pause 0.3; release
+        wait_for 5 led_is "$LED_PPTP" 0 || t_fail "a press did not darken the PPTP LED"
+        wait_switch off 5 || t_fail "a press did not switch off"
+        press; pause 0.3; release
+        wait_switch on 5 || t_fail "a second press did not switch on"
+        pid=$(passgate_pid)
+        kill -TERM "$pid"
+        wait_for 30 gone "$pid" || t_fail "passgate (board = gpio) did not stop"
+        lines_free "$BUTTON" "$LED_SYSTEM" "$LED_PPTP" "$LED_IPSEC" "$LED_L2TP" || t_fail "a line is still requested after the stop"
+    fi
+    t_end "board = gpio on the same chip: found by label, a press switches off and on, lines released on stop"
 }
 
 # A PPTP call from client1 to the server through passgate: pptpd on the server, pptp-linux + pppd on

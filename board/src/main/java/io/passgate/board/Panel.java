@@ -34,11 +34,11 @@ public class Panel implements StatusPanel
     private final ButtonInput button;
     private final PanelLogic logic;
     private final Consumer<String> onPatternChange;
-    private final Pattern[] patterns;   // guarded by this (updateLeds)
+    /** The pattern each LED shows: replaced whole when a snapshot arrives, so readers see the newest one. */
+    private volatile Pattern[] patterns;
     private final boolean[] levels;
     private final boolean[] failed;
     private final boolean[] written;
-    private volatile StatusSnapshot snapshot;
     private volatile ButtonActions actions;
     private Thread loop;
     private volatile boolean running;
@@ -58,6 +58,7 @@ public class Panel implements StatusPanel
         this.onPatternChange = onPatternChange;
         this.onClose = onClose;
         this.patterns = new Pattern[leds.size()];
+        java.util.Arrays.fill(patterns, Pattern.OFF);
         this.levels = new boolean[leds.size()];
         this.failed = new boolean[leds.size()];
         this.written = new boolean[leds.size()];
@@ -143,22 +144,32 @@ public class Panel implements StatusPanel
     }
 
     /**
-     * Takes a new snapshot; when it changes what an LED shows (a switch change), the LEDs are set at once on
-     * the caller's thread instead of at the next tick.
+     * Takes a new snapshot: the LEDs' patterns follow at once (what {@link #leds()} reports, so a status read
+     * after a switch change shows the new patterns), and when one changed (a switch change) the LEDs are set
+     * at once on the caller's thread instead of at the next tick; the loop's ticks drive the blinking.
      */
     @Override
-    public void show(final StatusSnapshot s)
+    public synchronized void show(final StatusSnapshot s)
     {
-        snapshot = s;
-        if (running)
+        final Pattern[] before = patterns;
+        final Pattern[] after = new Pattern[leds.size()];
+        boolean changed = false;
+        for (int i = 0; i < after.length; i++)
         {
-            for (int i = 0; i < leds.size(); i++)
+            after[i] = PanelLogic.pattern(leds.get(i).role(), s);
+            changed |= after[i] != before[i];
+        }
+        patterns = after;
+        if (changed && running)
+        {
+            updateLeds(System.currentTimeMillis());
+        }
+        for (int i = 0; i < after.length; i++)
+        {
+            // after the write: the LED shows the change before it is logged
+            if (after[i] != before[i] && onPatternChange != null)
             {
-                if (PanelLogic.pattern(leds.get(i).role(), s) != patterns[i])
-                {
-                    updateLeds(System.currentTimeMillis());
-                    return;
-                }
+                onPatternChange.accept(leds.get(i).role() + " " + after[i].label());
             }
         }
     }
@@ -193,13 +204,11 @@ public class Panel implements StatusPanel
         {
             return;
         }
-        final StatusSnapshot s = snapshot;
+        final Pattern[] current = patterns;
         for (int i = 0; i < leds.size(); i++)
         {
             final Led led = leds.get(i);
-            final Pattern p = PanelLogic.pattern(led.role(), s);
-            final boolean changed = p != patterns[i];
-            patterns[i] = p;
+            final Pattern p = current[i];
             final boolean level = p.level(nowMs);
             if ((!written[i] || level != levels[i]) && !failed[i])
             {
@@ -215,11 +224,6 @@ public class Panel implements StatusPanel
                     Logger.error("LED {} ({}) write failed: {}; it is left as it is, the gateway goes on", led.role(),
                         led.output().where(), e.toString());
                 }
-            }
-            if (changed && onPatternChange != null)
-            {
-                // after the write: the LED shows the change before it is logged
-                onPatternChange.accept(led.role() + " " + p.label());
             }
         }
     }
@@ -269,10 +273,10 @@ public class Panel implements StatusPanel
     public Map<String, String> leds()
     {
         final Map<String, String> m = new LinkedHashMap<>();
+        final Pattern[] current = patterns;
         for (int i = 0; i < leds.size(); i++)
         {
-            final Pattern p = patterns[i] == null ? PanelLogic.pattern(leds.get(i).role(), snapshot) : patterns[i];
-            m.put(leds.get(i).role(), p.label());
+            m.put(leds.get(i).role(), current[i].label());
         }
         return m;
     }

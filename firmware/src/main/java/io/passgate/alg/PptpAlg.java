@@ -33,12 +33,22 @@ import org.agrona.collections.Long2LongHashMap;
  * and every field used); a Call ID field is rewritten as its bytes pass. A translated Call ID keeps the
  * original's high byte whenever possible, so only the low byte changes: a field split between two segments
  * is then rewritten without holding the first one, the high byte being the same either way. Every rewrite is
- * remembered by its stream position so a retransmitted segment is rewritten identically. Field sizes never
- * change, so TCP sequence numbers stay; the checksum is updated per rewritten byte.
+ * remembered by its stream position until the peer acknowledges it, so a retransmitted segment is rewritten
+ * identically however late it comes. Field sizes never change, so TCP sequence numbers stay; the checksum is
+ * updated per rewritten byte.
+ *
+ * <p>A segment is parsed as a transaction: the parser's position, the calls it creates or changes and the
+ * rewrites it remembers are undone when the segment is dropped ({@code pptp.on-invalid = drop}), so its
+ * retransmission is parsed as if it came for the first time. Within a segment, sessions may be created (and
+ * are removed again on undo) but never removed: a call that ends is marked and freed when the segment passes.
  *
  * <p>States follow nf_conntrack_pptp.c: one per control connection and one per call, a switch on the message
  * type with a state check in every case, and one {@link #invalid} path that counts, describes and applies the
- * policy ({@code pptp.on-invalid}: reset the control connection, or drop the offending segment).
+ * policy ({@code pptp.on-invalid}: reset the control connection, or drop the offending segment). Teardown
+ * races are normal: a Call-Clear-Request that crosses the server's Call-Disconnect-Notify, or follows its
+ * Stop-Control-Connection-Request, passes translated (the call lingers {@link #LINGER_MS} after the server
+ * ends it). A call's GRE lives as long as the call: it never expires idle while the control connection
+ * lives. Calls requested but never answered end after {@link #REQUEST_TIMEOUT_MS} (Linux: PPTP_GRE_TIMEOUT).
  */
 public final class PptpAlg implements Alg
 {
@@ -56,23 +66,40 @@ public final class PptpAlg implements Alg
     static final int CALL_IN_REPLIED = 4;
     static final int CALL_IN_CONNECTED = 5;
     static final int CALL_CLEAR_REQUESTED = 6;
+    /** The server ended the call (Call-Disconnect-Notify): its GRE is gone, its Call IDs linger for a crossing clear. */
+    static final int CALL_DISCONNECTED = 7;
+    /** Ended inside the segment being parsed: freed when the segment passes, restored when it is dropped. */
+    static final int CALL_FREEING = 8;
+
+    /** A call requested but not answered ends after this (Linux: PPTP_GRE_TIMEOUT, 10 minutes). */
+    static final long REQUEST_TIMEOUT_MS = 10 * 60_000;
+    /** How long a call the server ended still translates the client's Call-Clear-Request. */
+    static final long LINGER_MS = 30_000;
+    /** Rewritten bytes one direction may have unacknowledged (a pool shared by all connections holds them). */
+    static final int REWRITES = 1024;
+    private static final long SWEEP_MS = 1000;
 
     private static final int OUT = 0;
     private static final int IN = 1;
     private static final int PREFIX = 32;
-    private static final int RING = 16;
     private static final int NONE = -1;
     /** algData of a control session's TCP flow once passgate ended it: its record is free, data is dropped. */
     private static final int CLOSED = Integer.MAX_VALUE;
     /** A translated Call ID held for an Incoming-Call-Reply still in progress. */
     private static final int RESERVED = Integer.MAX_VALUE;
+    /** {@link #onField} results besides a Call ID: leave the field; drop the segment (already counted). */
+    private static final int KEEP = -1;
+    private static final int REFUSED = -2;
+    // deferred actions, run when the segment passes
+    private static final int FREE_CALL = 0;
+    private static final int DROP_GRE = 1;
 
     /** What to do with an invalid control message. */
     public enum OnInvalid
     {
         /** Reset the control connection (TCP RST to both ends) and free its calls. */
         RESET,
-        /** Drop the segment that carried it; the connection stays. */
+        /** Drop the segment that carried it, undoing what it did; the connection stays. */
         DROP
     }
 
@@ -99,7 +126,7 @@ public final class PptpAlg implements Alg
     private int connFreeHead;
     private int connLive;
     // per connection and direction: next expected sequence, position in the current message, its length,
-    // its first bytes, the pending rewrite of the field in progress, and a ring of recent rewrites
+    // its first bytes, and the rewrites the peer has not acknowledged yet
     private final long[] nextSeq;
     private final int[] msgPos;
     private final int[] msgLen;
@@ -107,15 +134,20 @@ public final class PptpAlg implements Alg
     private final byte[] prefix;
     /** OCRP: the PAC's Call ID, seen before the restored field. */
     private final int[] pacSeen;
-    /** The translated Call ID restored in the message in progress. */
+    /** The translated Call ID restored in the message in progress, NONE when none. */
     private final int[] restoredTrans;
     /** ICRP: the client's Call ID and its translation, until the PAC's Call ID after them is known. */
     private final int[] pendingPns;
     private final int[] pendingTrans;
-    private final long[] ringSeq;
-    private final byte[] ringOld;
-    private final byte[] ringNew;
-    private final int[] ringNext;
+    // remembered rewrites: a pool of entries, a list per direction in stream order (oldest first)
+    private final int[] rewriteSeq;
+    private final byte[] rewriteOld;
+    private final byte[] rewriteNew;
+    private final int[] rewriteNext;
+    private int rewriteFree;
+    private final int[] rewriteHead;
+    private final int[] rewriteTail;
+    private final int[] rewriteCount;
 
     // calls
     private final int[] callConn;
@@ -124,11 +156,40 @@ public final class PptpAlg implements Alg
     private final int[] callTrans;
     private final int[] callPac;
     private final int[] callGre;
+    private final long[] callDeadline;
     private final int[] callNext;
     private int callFreeHead;
+    private int callRecords;
     private int callLive;
+    /** (server, translated Call ID) to the call: unique per server (what inbound GRE is keyed by). */
     private final Long2LongHashMap transIndex;
+    /** (connection, PAC's Call ID) to the call: the PAC's Call IDs are unique per control connection only. */
     private final Long2LongHashMap pacIndex;
+
+    // the segment being parsed: the calls it touched (with their values before it) and what runs when it passes
+    private int epoch;
+    private final int[] callTouched;
+    private final int[] undoState;
+    private final int[] undoPns;
+    private final int[] undoTrans;
+    private final int[] undoPac;
+    private final int[] undoGre;
+    private final long[] undoDeadline;
+    private final int[] touched;
+    private int touchedCount;
+    private final int[] deferredCall;
+    private final int[] deferredAction;
+    private int deferredCount;
+    private int savedMsgPos;
+    private int savedMsgLen;
+    private int savedMsgType;
+    private final byte[] savedPrefix = new byte[PREFIX];
+    private int savedPacSeen;
+    private int savedRestored;
+    private int savedRewriteTail;
+    private int savedConnState;
+    private int savedPendingPns;
+    private int savedPendingTrans;
 
     // per packet
     private final TcpHeader tcp = new TcpHeader();
@@ -137,6 +198,8 @@ public final class PptpAlg implements Alg
     private int payloadStart;
     private long segmentSeq;
     private boolean partial;
+    private long now;
+    private long nextSweepMs;
     private int invalidReason;
     private String lastInvalid = "";
 
@@ -164,10 +227,20 @@ public final class PptpAlg implements Alg
         restoredTrans = new int[maxConnections * 2];
         pendingPns = new int[maxConnections];
         pendingTrans = new int[maxConnections];
-        ringSeq = new long[maxConnections * 2 * RING];
-        ringOld = new byte[maxConnections * 2 * RING];
-        ringNew = new byte[maxConnections * 2 * RING];
-        ringNext = new int[maxConnections * 2];
+        final int pool = Math.max(4096, maxConnections * 32);
+        rewriteSeq = new int[pool];
+        rewriteOld = new byte[pool];
+        rewriteNew = new byte[pool];
+        rewriteNext = new int[pool];
+        for (int r = 0; r < pool; r++)
+        {
+            rewriteNext[r] = r + 1 < pool ? r + 1 : NONE;
+        }
+        rewriteHead = new int[maxConnections * 2];
+        rewriteTail = new int[maxConnections * 2];
+        rewriteCount = new int[maxConnections * 2];
+        java.util.Arrays.fill(rewriteHead, NONE);
+        java.util.Arrays.fill(rewriteTail, NONE);
         for (int c = 0; c < maxConnections; c++)
         {
             connNext[c] = c + 1 < maxConnections ? c + 1 : NONE;
@@ -180,12 +253,25 @@ public final class PptpAlg implements Alg
         callTrans = new int[maxCalls];
         callPac = new int[maxCalls];
         callGre = new int[maxCalls];
+        callDeadline = new long[maxCalls];
         callNext = new int[maxCalls];
+        callTouched = new int[maxCalls];
+        undoState = new int[maxCalls];
+        undoPns = new int[maxCalls];
+        undoTrans = new int[maxCalls];
+        undoPac = new int[maxCalls];
+        undoGre = new int[maxCalls];
+        undoDeadline = new long[maxCalls];
         for (int k = 0; k < maxCalls; k++)
         {
             callNext[k] = k + 1 < maxCalls ? k + 1 : NONE;
             callConn[k] = NONE;
+            callGre[k] = NONE;
         }
+        // a segment touches at most the calls of one connection: those it had and those it creates
+        touched = new int[Math.min(maxCalls, maxCallsPerConnection * 2 + 2)];
+        deferredCall = new int[touched.length * 2];
+        deferredAction = new int[touched.length * 2];
         final int mapCapacity = Integer.highestOneBit(Math.max(16, maxCalls * 2) * 2 - 1);
         transIndex = new Long2LongHashMap(mapCapacity, 0.65f, NONE, true);
         pacIndex = new Long2LongHashMap(mapCapacity, 0.65f, NONE, true);
@@ -229,18 +315,13 @@ public final class PptpAlg implements Alg
         return enabled;
     }
 
-    /** The passgate-side view of a live call, for the tunnel table (dataplane thread). */
-    public int callCount()
-    {
-        return callLive;
-    }
-
     /** Why the last invalid message was refused (for logs and tests; not per packet). */
     public String lastInvalid()
     {
         return lastInvalid;
     }
 
+    /** Live calls: set up or being set up, not yet ended (the PPTP tunnel count). */
     public int liveCalls()
     {
         return callLive;
@@ -263,24 +344,36 @@ public final class PptpAlg implements Alg
     public int outbound(final int flow, final Ipv4Header ip, final int l4Offset, final int l4Length,
         final boolean partialChecksum, final long nowMs)
     {
-        return control(flow, ip, l4Offset, l4Length, partialChecksum, OUT);
+        return control(flow, ip, l4Offset, l4Length, partialChecksum, OUT, nowMs);
     }
 
     @Override
     public int inbound(final int flow, final Ipv4Header ip, final int l4Offset, final int l4Length,
         final boolean partialChecksum, final long nowMs)
     {
-        return control(flow, ip, l4Offset, l4Length, partialChecksum, IN);
+        return control(flow, ip, l4Offset, l4Length, partialChecksum, IN, nowMs);
     }
 
     private int control(final int flow, final Ipv4Header ip, final int l4Offset, final int l4Length,
-        final boolean partialChecksum, final int dir)
+        final boolean partialChecksum, final int dir, final long nowMs)
     {
         if (!tcp.wrap(ip.buffer(), l4Offset, l4Length))
         {
             return Alg.CONTINUE;
         }
-        final int data = flows.algData(flow);
+        now = nowMs;
+        final int flags = tcp.flags();
+        int data = flows.algData(flow);
+        if (dir == OUT && (flags & (TcpHeader.SYN | TcpHeader.ACK)) == TcpHeader.SYN && data != 0)
+        {
+            // a new connection on this 5-tuple (after a reset or a close): what was tracked on it is over
+            if (data != CLOSED)
+            {
+                closeConnection(data - 1);
+            }
+            flows.algData(flow, 0);
+            data = 0;
+        }
         if (data == CLOSED)
         {
             return l4Length > tcp.headerLength() ? PacketHandler.VERDICT_DROP : Alg.CONTINUE;
@@ -291,7 +384,7 @@ public final class PptpAlg implements Alg
             c = openConnection(flow);
             if (c < 0)
             {
-                counters.increment(Counter.DROP_PPTP_LIMIT);
+                refuseConnection(flow);
                 return PacketHandler.VERDICT_DROP;
             }
         }
@@ -306,11 +399,14 @@ public final class PptpAlg implements Alg
                 connSynced[c] = true;
             }
         }
-        final int flags = tcp.flags();
         if ((flags & TcpHeader.RST) != 0)
         {
             closeConnection(c);
             return Alg.CONTINUE;
+        }
+        if ((flags & TcpHeader.ACK) != 0)
+        {
+            forgetAcknowledged(c * 2 + (1 - dir), (int)tcp.acknowledgement());
         }
         final int dataLength = l4Length - tcp.headerLength();
         int verdict = Alg.CONTINUE;
@@ -326,7 +422,7 @@ public final class PptpAlg implements Alg
                 payloadStart = l4Offset + tcp.headerLength();
                 segmentSeq = seq;
                 partial = partialChecksum;
-                verdict = stream(c, d, dir, dataLength);
+                verdict = segment(c, d, dir, dataLength);
             }
         }
         if ((flags & TcpHeader.FIN) != 0 && verdict != PacketHandler.VERDICT_DROP && connFlow[c] == flow
@@ -353,6 +449,8 @@ public final class PptpAlg implements Alg
         connState[c] = SESSION_NONE;
         connCalls[c] = 0;
         connSynced[c] = false;
+        pendingPns[c] = NONE;
+        pendingTrans[c] = NONE;
         for (int dir = 0; dir < 2; dir++)
         {
             final int d = c * 2 + dir;
@@ -360,11 +458,8 @@ public final class PptpAlg implements Alg
             msgPos[d] = 0;
             msgLen[d] = 0;
             msgType[d] = 0;
-            ringNext[d] = 0;
-            for (int i = 0; i < RING; i++)
-            {
-                ringSeq[d * RING + i] = -1;
-            }
+            restoredTrans[d] = NONE;
+            releaseRewritesAfter(d, NONE);
         }
         flows.algData(flow, c + 1);
         counters.increment(Counter.PPTP_CONTROL_CONNECTIONS);
@@ -373,10 +468,25 @@ public final class PptpAlg implements Alg
     }
 
     /**
-     * Walks the segment's payload: bytes before the expected sequence are retransmissions (rewritten from
-     * the ring), bytes from it on are new and parsed; a segment after a gap is dropped until the gap fills.
+     * No room for another control connection: refused like a switched-off passthrough (a reset to both ends,
+     * counted); a new SYN on the same 5-tuple tries again.
      */
-    private int stream(final int c, final int d, final int dir, final int length)
+    private void refuseConnection(final int flow)
+    {
+        counters.increment(Counter.DROP_PPTP_LIMIT);
+        engine.sendTcpReset(flows.remAddr(flow), PptpControl.PORT, flows.intAddr(flow), flows.intPort(flow), 0,
+            tcp.sequence() + 1);
+        engine.sendTcpReset(engine.config().wanAddress(), flows.extPort(flow), flows.remAddr(flow), PptpControl.PORT, 0,
+            0);
+        flows.algData(flow, CLOSED);
+    }
+
+    /**
+     * Walks the segment's payload: bytes before the expected sequence are retransmissions (rewritten from
+     * memory), bytes from it on are new and parsed as one transaction; a segment after a gap is dropped until
+     * the gap fills.
+     */
+    private int segment(final int c, final int d, final int dir, final int length)
     {
         final long expected = nextSeq[d];
         final int ahead = (int)(segmentSeq - expected);
@@ -391,38 +501,183 @@ public final class PptpAlg implements Alg
         {
             return modified ? PacketHandler.VERDICT_ACCEPT_MODIFIED : Alg.CONTINUE;
         }
+        begin(c, d);
+        final int flow = connFlow[c];
         for (; i < length; i++)
         {
             final int result = onByte(c, d, dir, i);
             if (result == PacketHandler.VERDICT_DROP)
             {
+                if (connFlow[c] == flow)
+                {
+                    rollback(c, d);
+                }
+                else
+                {
+                    forgetSegment();   // the connection was reset: everything of it is gone already
+                }
                 return PacketHandler.VERDICT_DROP;
             }
             modified |= result == PacketHandler.VERDICT_ACCEPT_MODIFIED;
         }
+        commit();
         nextSeq[d] = (segmentSeq + length) & 0xFFFF_FFFFL;
         return modified ? PacketHandler.VERDICT_ACCEPT_MODIFIED : Alg.CONTINUE;
     }
+
+    // ------------------------------------------------------------------------------------- transactions
+
+    private void begin(final int c, final int d)
+    {
+        epoch = epoch == Integer.MAX_VALUE ? 1 : epoch + 1;
+        touchedCount = 0;
+        deferredCount = 0;
+        savedMsgPos = msgPos[d];
+        savedMsgLen = msgLen[d];
+        savedMsgType = msgType[d];
+        System.arraycopy(prefix, d * PREFIX, savedPrefix, 0, PREFIX);
+        savedPacSeen = pacSeen[d];
+        savedRestored = restoredTrans[d];
+        savedRewriteTail = rewriteTail[d];
+        savedConnState = connState[c];
+        savedPendingPns = pendingPns[c];
+        savedPendingTrans = pendingTrans[c];
+    }
+
+    /** Remembers a call's values before the segment changes it the first time. */
+    private void touch(final int k)
+    {
+        if (callTouched[k] == epoch)
+        {
+            return;
+        }
+        callTouched[k] = epoch;
+        undoState[k] = callState[k];
+        undoPns[k] = callPns[k];
+        undoTrans[k] = callTrans[k];
+        undoPac[k] = callPac[k];
+        undoGre[k] = callGre[k];
+        undoDeadline[k] = callDeadline[k];
+        touched[touchedCount++] = k;
+    }
+
+    private void defer(final int k, final int action)
+    {
+        deferredCall[deferredCount] = k;
+        deferredAction[deferredCount++] = action;
+    }
+
+    /** The segment passes: what ended in it is freed. */
+    private void commit()
+    {
+        for (int i = 0; i < deferredCount; i++)
+        {
+            final int k = deferredCall[i];
+            if (callConn[k] < 0)
+            {
+                continue;
+            }
+            if (deferredAction[i] == FREE_CALL)
+            {
+                freeCall(k);
+            }
+            else
+            {
+                dropGre(k);
+            }
+        }
+        forgetSegment();
+    }
+
+    private void forgetSegment()
+    {
+        touchedCount = 0;
+        deferredCount = 0;
+    }
+
+    /** The segment is dropped: everything it did is undone, so its retransmission is parsed afresh. */
+    private void rollback(final int c, final int d)
+    {
+        for (int i = touchedCount - 1; i >= 0; i--)
+        {
+            undo(touched[i], c);
+        }
+        msgPos[d] = savedMsgPos;
+        msgLen[d] = savedMsgLen;
+        msgType[d] = savedMsgType;
+        System.arraycopy(savedPrefix, 0, prefix, d * PREFIX, PREFIX);
+        pacSeen[d] = savedPacSeen;
+        restoredTrans[d] = savedRestored;
+        releaseRewritesAfter(d, savedRewriteTail);
+        connState[c] = savedConnState;
+        final int server = connServer[c];
+        final int pending = pendingTrans[c];
+        if (pending >= 0 && pending != savedPendingTrans && transIndex.get(transKey(server, pending)) == RESERVED)
+        {
+            transIndex.remove(transKey(server, pending));
+        }
+        pendingPns[c] = savedPendingPns;
+        pendingTrans[c] = savedPendingTrans;
+        if (savedPendingTrans >= 0 && transIndex.get(transKey(server, savedPendingTrans)) == NONE)
+        {
+            transIndex.put(transKey(server, savedPendingTrans), RESERVED);
+        }
+        forgetSegment();
+        counters.increment(Counter.PPTP_SEGMENTS_UNDONE);
+    }
+
+    private void undo(final int k, final int c)
+    {
+        final int server = connServer[c];
+        if (callTrans[k] >= 0 && transIndex.get(transKey(server, callTrans[k])) == k)
+        {
+            transIndex.remove(transKey(server, callTrans[k]));
+        }
+        if (callPac[k] >= 0 && pacIndex.get(pacKey(c, callPac[k])) == k)
+        {
+            pacIndex.remove(pacKey(c, callPac[k]));
+        }
+        if (callGre[k] != undoGre[k])
+        {
+            removeGreFlow(k, callGre[k]);   // created in this segment (removals are deferred, never undone)
+        }
+        if (undoState[k] == CALL_FREE)
+        {
+            releaseRecord(k);   // created in this segment
+            return;
+        }
+        setState(k, undoState[k]);
+        callPns[k] = undoPns[k];
+        callTrans[k] = undoTrans[k];
+        callPac[k] = undoPac[k];
+        callGre[k] = undoGre[k];
+        callDeadline[k] = undoDeadline[k];
+        if (callTrans[k] >= 0)
+        {
+            transIndex.put(transKey(server, callTrans[k]), k);
+        }
+        if (callPac[k] >= 0)
+        {
+            pacIndex.put(pacKey(c, callPac[k]), k);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ rewrites
 
     /** Re-applies remembered rewrites that fall inside this segment (a retransmission). */
     private boolean replayRewrites(final int d, final int length)
     {
         boolean modified = false;
-        for (int r = 0; r < RING; r++)
+        for (int r = rewriteHead[d]; r != NONE; r = rewriteNext[r])
         {
-            final int slot = d * RING + r;
-            final long at = ringSeq[slot];
-            if (at < 0)
-            {
-                continue;
-            }
-            final int offset = (int)(at - segmentSeq);
-            if (offset >= 0 && offset < length && (int)(at - nextSeq[d]) < 0)
+            final int at = rewriteSeq[r];
+            final int offset = at - (int)segmentSeq;
+            if (offset >= 0 && offset < length && at - (int)nextSeq[d] < 0)
             {
                 final int position = payloadStart + offset;
-                if (buffer.getByte(position) == ringOld[slot])
+                if (buffer.getByte(position) == rewriteOld[r])
                 {
-                    patch(position, ringNew[slot]);
+                    patch(position, rewriteNew[r]);
                     counters.increment(Counter.PPTP_RETRANSMISSIONS_PATCHED);
                     modified = true;
                 }
@@ -431,13 +686,75 @@ public final class PptpAlg implements Alg
         return modified;
     }
 
-    private void remember(final int d, final long streamSeq, final byte old, final byte neu)
+    /**
+     * The peer acknowledged the stream of {@code d} up to {@code ack}: rewrites before it are needed no more
+     * (a retransmission of acknowledged bytes is discarded by the receiver whatever it carries).
+     */
+    private void forgetAcknowledged(final int d, final int ack)
     {
-        final int slot = d * RING + ringNext[d];
-        ringNext[d] = (ringNext[d] + 1) % RING;
-        ringSeq[slot] = streamSeq & 0xFFFF_FFFFL;
-        ringOld[slot] = old;
-        ringNew[slot] = neu;
+        int r = rewriteHead[d];
+        while (r != NONE && rewriteSeq[r] - ack < 0)
+        {
+            final int next = rewriteNext[r];
+            rewriteNext[r] = rewriteFree;
+            rewriteFree = r;
+            rewriteCount[d]--;
+            r = next;
+        }
+        rewriteHead[d] = r;
+        if (r == NONE)
+        {
+            rewriteTail[d] = NONE;
+        }
+    }
+
+    /** Frees the rewrites of {@code d} after entry {@code keepTail} (all of them for {@link #NONE}). */
+    private void releaseRewritesAfter(final int d, final int keepTail)
+    {
+        int r = keepTail == NONE ? rewriteHead[d] : rewriteNext[keepTail];
+        while (r != NONE)
+        {
+            final int next = rewriteNext[r];
+            rewriteNext[r] = rewriteFree;
+            rewriteFree = r;
+            rewriteCount[d]--;
+            r = next;
+        }
+        if (keepTail == NONE)
+        {
+            rewriteHead[d] = NONE;
+        }
+        else
+        {
+            rewriteNext[keepTail] = NONE;
+        }
+        rewriteTail[d] = keepTail;
+    }
+
+    /** Remembers a rewritten byte until it is acknowledged; false when too many are outstanding. */
+    private boolean remember(final int d, final long streamSeq, final byte old, final byte neu)
+    {
+        final int r = rewriteFree;
+        if (r == NONE || rewriteCount[d] == REWRITES)
+        {
+            return false;
+        }
+        rewriteFree = rewriteNext[r];
+        rewriteSeq[r] = (int)streamSeq;
+        rewriteOld[r] = old;
+        rewriteNew[r] = neu;
+        rewriteNext[r] = NONE;
+        if (rewriteTail[d] == NONE)
+        {
+            rewriteHead[d] = r;
+        }
+        else
+        {
+            rewriteNext[rewriteTail[d]] = r;
+        }
+        rewriteTail[d] = r;
+        rewriteCount[d]++;
+        return true;
     }
 
     /** Replaces one payload byte and keeps the TCP checksum right (complete form; partial needs nothing). */
@@ -457,6 +774,8 @@ public final class PptpAlg implements Alg
             tcp.checksum(Checksum.update16(tcp.checksum(), oldWord, newWord));
         }
     }
+
+    // ---------------------------------------------------------------------------------------- messages
 
     /** One new byte of the stream at payload index {@code i}. */
     private int onByte(final int c, final int d, final int dir, final int i)
@@ -495,6 +814,7 @@ public final class PptpAlg implements Alg
             {
                 final int type = prefixShort(d, 8);
                 msgType[d] = type;
+                restoredTrans[d] = NONE;
                 if (!PptpControl.validType(type))
                 {
                     return invalid(c, 4, "control message type " + type);
@@ -513,6 +833,10 @@ public final class PptpAlg implements Alg
                     result = onField(c, d, dir, msgType[d], pos, i);
                 }
                 break;
+        }
+        if (result == PacketHandler.VERDICT_DROP)
+        {
+            return result;
         }
         if (msgPos[d] == msgLen[d])
         {
@@ -556,12 +880,23 @@ public final class PptpAlg implements Alg
                     return invalid(c, 11, "unexpected Start-Control-Connection-Reply");
                 }
                 break;
-            case PptpControl.OUTGOING_CALL_REQUEST, PptpControl.INCOMING_CALL_REPLY, PptpControl.CALL_CLEAR_REQUEST:
+            case PptpControl.OUTGOING_CALL_REQUEST:
                 if (dir != OUT)
                 {
                     return invalid(c, 12, PptpControl.name(type) + " from the server");
                 }
                 if (s != SESSION_CONFIRMED)
+                {
+                    return invalid(c, 13, PptpControl.name(type) + " while the control connection is not up");
+                }
+                break;
+            case PptpControl.INCOMING_CALL_REPLY, PptpControl.CALL_CLEAR_REQUEST:
+                if (dir != OUT)
+                {
+                    return invalid(c, 12, PptpControl.name(type) + " from the server");
+                }
+                // may cross the server's Stop-Control-Connection-Request: a teardown race, not an error
+                if (s != SESSION_CONFIRMED && s != SESSION_STOP_REQUESTED)
                 {
                     return invalid(c, 13, PptpControl.name(type) + " before the control connection is up");
                 }
@@ -616,13 +951,13 @@ public final class PptpAlg implements Alg
         }
         else
         {
-            replacement = restore(c, type, original);
+            replacement = restore(c, d, type, original);
         }
-        if (replacement < 0)
+        if (replacement == REFUSED)
         {
-            return replacement == -2 ? PacketHandler.VERDICT_DROP : Alg.CONTINUE;
+            return PacketHandler.VERDICT_DROP;
         }
-        if (replacement == original)
+        if (replacement == KEEP || replacement == original)
         {
             return Alg.CONTINUE;
         }
@@ -635,11 +970,17 @@ public final class PptpAlg implements Alg
                 return invalid(c, 20, "Call ID split across segments with no same-high-byte translation free");
             }
             final int highPosition = payloadStart + highIndex;
-            remember(d, segmentSeq + highIndex, buffer.getByte(highPosition), (byte)(replacement >>> 8));
+            if (!remember(d, segmentSeq + highIndex, buffer.getByte(highPosition), (byte)(replacement >>> 8)))
+            {
+                return invalid(c, 29, "too many rewritten bytes unacknowledged (" + rewriteCount[d] + ")");
+            }
             patch(highPosition, (byte)(replacement >>> 8));
         }
         final int lowPosition = payloadStart + i;
-        remember(d, segmentSeq + i, buffer.getByte(lowPosition), (byte)replacement);
+        if (!remember(d, segmentSeq + i, buffer.getByte(lowPosition), (byte)replacement))
+        {
+            return invalid(c, 29, "too many rewritten bytes unacknowledged (" + rewriteCount[d] + ")");
+        }
         patch(lowPosition, (byte)replacement);
         counters.increment(Counter.PPTP_CALL_IDS_TRANSLATED);
         return PacketHandler.VERDICT_ACCEPT_MODIFIED;
@@ -660,74 +1001,26 @@ public final class PptpAlg implements Alg
                 connState[c] = SESSION_STOP_REQUESTED;
                 break;
             case PptpControl.STOP_CONTROL_CONNECTION_REPLY:
-                freeCalls(c);
+                retireCalls(c);
                 connState[c] = SESSION_NONE;
                 break;
             case PptpControl.OUTGOING_CALL_REPLY:
-            {
-                final int k = findByTrans(c, restoredTrans[d]);
-                if (k >= 0 && callState[k] == CALL_OUT_REQUESTED)
-                {
-                    if ((prefix[d * PREFIX + PptpControl.OCRP_RESULT_OFFSET] & 0xFF) == PptpControl.RESULT_OK)
-                    {
-                        confirmCall(k, pacSeen[d]);
-                        callState[k] = CALL_OUT_CONFIRMED;
-                    }
-                    else
-                    {
-                        freeCall(k);
-                    }
-                }
-                break;
-            }
+                return outgoingCallReply(c, d);
             case PptpControl.INCOMING_CALL_REPLY:
-            {
-                // the PAC's Call ID (the peer's) follows the PNS's: complete the call now
-                final int pac = prefixShort(d, PptpControl.PEER_CALL_ID_OFFSET);
-                final int k = findByPac(c, pac);
-                final int trans = pendingTrans[c];
-                pendingTrans[c] = NONE;
-                if (k < 0 || callState[k] != CALL_IN_REQUESTED || trans < 0)
-                {
-                    if (trans >= 0)
-                    {
-                        transIndex.remove(transKey(connServer[c], trans));
-                    }
-                    return invalid(c, 21, "Incoming-Call-Reply for no Incoming-Call-Request");
-                }
-                callPns[k] = pendingPns[c];
-                callTrans[k] = trans;
-                transIndex.put(transKey(connServer[c], trans), k);
-                callState[k] = CALL_IN_REPLIED;
-                if (!createGre(k))
-                {
-                    return PacketHandler.VERDICT_DROP;
-                }
-                break;
-            }
+                return incomingCallReplyEnd(c, d);
             case PptpControl.INCOMING_CALL_CONNECTED:
             {
                 final int k = findByTrans(c, restoredTrans[d]);
                 if (k >= 0 && callState[k] == CALL_IN_REPLIED)
                 {
-                    callState[k] = CALL_IN_CONNECTED;
+                    touch(k);
+                    setState(k, CALL_IN_CONNECTED);
                 }
                 break;
             }
             case PptpControl.CALL_DISCONNECT_NOTIFY:
-            {
-                final int id = prefixShort(d, PptpControl.CALL_ID_OFFSET);
-                int k = findByPac(c, id);
-                if (k < 0)
-                {
-                    k = findByPns(c, id);   // a peer that put the client's (restored) Call ID there
-                }
-                if (k >= 0)
-                {
-                    freeCall(k);
-                }
+                callDisconnectNotify(c, prefixShort(d, PptpControl.CALL_ID_OFFSET));
                 break;
-            }
             default:
                 break;
         }
@@ -741,6 +1034,28 @@ public final class PptpAlg implements Alg
         return ((server & 0xFFFF_FFFFL) << 16) | (callId & 0xFFFF);
     }
 
+    private static long pacKey(final int connection, final int callId)
+    {
+        return ((long)connection << 16) | (callId & 0xFFFF);
+    }
+
+    private static boolean live(final int state)
+    {
+        return state != CALL_FREE && state != CALL_DISCONNECTED && state != CALL_FREEING;
+    }
+
+    private void setState(final int k, final int state)
+    {
+        final int before = callState[k];
+        callState[k] = state;
+        if (live(before) != live(state))
+        {
+            callLive += live(state) ? 1 : -1;
+            counters.set(Counter.PPTP_CALLS_LIVE, callLive);
+        }
+    }
+
+    /** A new call record on connection {@code c}, touched by the segment (undo releases it); NONE when full. */
     private int allocateCallRecord(final int c)
     {
         if (callFreeHead == NONE || connCalls[c] >= maxCallsPerConnection)
@@ -756,9 +1071,10 @@ public final class PptpAlg implements Alg
         callTrans[k] = NONE;
         callPac[k] = NONE;
         callGre[k] = NONE;
+        callDeadline[k] = 0;
         connCalls[c]++;
-        callLive++;
-        counters.set(Counter.PPTP_CALLS_LIVE, callLive);
+        callRecords++;
+        touch(k);
         return k;
     }
 
@@ -769,12 +1085,12 @@ public final class PptpAlg implements Alg
         {
             connCalls[c]--;
         }
+        setState(k, CALL_FREE);
         callConn[k] = NONE;
-        callState[k] = CALL_FREE;
+        callGre[k] = NONE;
         callNext[k] = callFreeHead;
         callFreeHead = k;
-        callLive--;
-        counters.set(Counter.PPTP_CALLS_LIVE, callLive);
+        callRecords--;
     }
 
     /**
@@ -809,37 +1125,56 @@ public final class PptpAlg implements Alg
         return NONE;
     }
 
-    /** OCRQ: a new call with the client's Call ID; returns the translated one, or -2 (refused). */
+    /** OCRQ: a new call with the client's Call ID; returns the translated one, or {@link #REFUSED}. */
     private int outgoingCallRequest(final int c, final int pns)
     {
-        if (findByPns(c, pns) >= 0)
+        final int previous = findByPns(c, pns);
+        if (previous >= 0)
         {
-            invalid(c, 22, "Outgoing-Call-Request reuses a live Call ID " + pns);
-            return -2;
+            if (callState[previous] != CALL_DISCONNECTED)
+            {
+                invalid(c, 22, "Outgoing-Call-Request reuses a live Call ID " + pns);
+                return REFUSED;
+            }
+            retire(previous);   // the server ended it; the client reuses its Call ID at once
         }
         final int k = allocateCallRecord(c);
         final int trans = k < 0 ? NONE : allocateCallId(connServer[c], pns);
         if (k < 0 || trans < 0)
         {
-            if (k >= 0)
-            {
-                releaseRecord(k);
-            }
             counters.increment(Counter.DROP_PPTP_LIMIT);
-            invalid(c, 23, "no call or Call ID left (" + connCalls[c] + " calls on this connection, " + callLive + " in all)");
-            return -2;
+            invalid(c, 23, "no call or Call ID left (" + connCalls[c] + " calls on this connection, " + callRecords
+                + " in all)");
+            return REFUSED;
         }
         callPns[k] = pns;
         callTrans[k] = trans;
-        callState[k] = CALL_OUT_REQUESTED;
+        callDeadline[k] = now + REQUEST_TIMEOUT_MS;
+        setState(k, CALL_OUT_REQUESTED);
         transIndex.put(transKey(connServer[c], trans), k);
         counters.increment(Counter.PPTP_CALLS_CREATED);
-        if (!createGre(k))
-        {
-            freeCall(k);
-            return -2;
-        }
         return trans;
+    }
+
+    /** OCRP from the server: the call is up (its GRE from now on) or declined. */
+    private int outgoingCallReply(final int c, final int d)
+    {
+        final int k = findByTrans(c, restoredTrans[d]);
+        if (k < 0 || callState[k] != CALL_OUT_REQUESTED)
+        {
+            return Alg.CONTINUE;
+        }
+        touch(k);
+        if ((prefix[d * PREFIX + PptpControl.OCRP_RESULT_OFFSET] & 0xFF) != PptpControl.RESULT_OK)
+        {
+            retire(k);
+            return Alg.CONTINUE;
+        }
+        callPac[k] = pacSeen[d];
+        pacIndex.put(pacKey(c, callPac[k]), k);
+        callDeadline[k] = 0;
+        setState(k, CALL_OUT_CONFIRMED);
+        return startGre(c, k);
     }
 
     /** ICRQ from the server: a call the server offers, known by its Call ID until the client replies. */
@@ -856,8 +1191,9 @@ public final class PptpAlg implements Alg
             return invalid(c, 24, "no call left for an Incoming-Call-Request");
         }
         callPac[k] = pac;
-        callState[k] = CALL_IN_REQUESTED;
-        pacIndex.put(transKey(connServer[c], pac), k);
+        callDeadline[k] = now + REQUEST_TIMEOUT_MS;
+        setState(k, CALL_IN_REQUESTED);
+        pacIndex.put(pacKey(c, pac), k);
         counters.increment(Counter.PPTP_CALLS_CREATED);
         return Alg.CONTINUE;
     }
@@ -868,90 +1204,157 @@ public final class PptpAlg implements Alg
      */
     private int incomingCallReply(final int c, final int pns)
     {
-        final int trans = connCalls[c] > maxCallsPerConnection ? NONE : allocateCallId(connServer[c], pns);
+        final int server = connServer[c];
+        if (pendingTrans[c] >= 0 && transIndex.get(transKey(server, pendingTrans[c])) == RESERVED)
+        {
+            transIndex.remove(transKey(server, pendingTrans[c]));
+        }
+        final int trans = allocateCallId(server, pns);
         if (trans < 0)
         {
             counters.increment(Counter.DROP_PPTP_LIMIT);
             invalid(c, 25, "no Call ID left for an Incoming-Call-Reply");
-            return -2;
+            return REFUSED;
         }
-        transIndex.put(transKey(connServer[c], trans), RESERVED);
+        transIndex.put(transKey(server, trans), RESERVED);
         pendingPns[c] = pns;
         pendingTrans[c] = trans;
         return trans;
     }
 
+    /** The end of an ICRP: the PAC's Call ID after the client's is known now; a declined call ends here. */
+    private int incomingCallReplyEnd(final int c, final int d)
+    {
+        final int pac = prefixShort(d, PptpControl.PEER_CALL_ID_OFFSET);
+        final int k = findByPac(c, pac);
+        final int trans = pendingTrans[c];
+        if (k < 0 || callState[k] != CALL_IN_REQUESTED || trans < 0)
+        {
+            return invalid(c, 21, "Incoming-Call-Reply for no Incoming-Call-Request");
+        }
+        touch(k);
+        transIndex.remove(transKey(connServer[c], trans));
+        final int pns = pendingPns[c];
+        pendingPns[c] = NONE;
+        pendingTrans[c] = NONE;
+        if ((prefix[d * PREFIX + PptpControl.ICRP_RESULT_OFFSET] & 0xFF) != PptpControl.RESULT_OK)
+        {
+            retire(k);   // declined: no GRE, the call ends
+            return Alg.CONTINUE;
+        }
+        callPns[k] = pns;
+        callTrans[k] = trans;
+        transIndex.put(transKey(connServer[c], trans), k);
+        callDeadline[k] = 0;
+        setState(k, CALL_IN_REPLIED);
+        return startGre(c, k);
+    }
+
+    /** CCRQ: translated while the call (or its linger after the server ended it) lasts; else passed as it is. */
     private int callClearRequest(final int c, final int pns)
     {
         final int k = findByPns(c, pns);
         if (k < 0)
         {
-            invalid(c, 26, "Call-Clear-Request for unknown Call ID " + pns);
-            return -2;
+            // a race past the linger (or a call never seen): nothing to translate, nothing to tear down
+            counters.increment(Counter.PPTP_CLEARS_UNKNOWN);
+            return KEEP;
         }
-        callState[k] = CALL_CLEAR_REQUESTED;
+        touch(k);
+        if (callState[k] == CALL_DISCONNECTED)
+        {
+            retire(k);   // crossed the server's Call-Disconnect-Notify: the call is over on both sides now
+        }
+        else
+        {
+            setState(k, CALL_CLEAR_REQUESTED);
+        }
         return callTrans[k];
     }
 
-    /** The server's message carries a translated Call ID: the client's original, or -1 when none matches. */
-    private int restore(final int c, final int type, final int trans)
+    /**
+     * CDN: the call ends. Its Call ID field is the PAC's own (RFC 2637 2.13) or, from some peers, the
+     * translated one the server knows (restored on the way in).
+     */
+    private void callDisconnectNotify(final int c, final int wireCallId)
+    {
+        int k = findByPac(c, wireCallId);
+        if (k < 0)
+        {
+            k = findByTrans(c, wireCallId);
+        }
+        if (k < 0 || callState[k] == CALL_DISCONNECTED)
+        {
+            return;
+        }
+        touch(k);
+        if (callState[k] == CALL_CLEAR_REQUESTED)
+        {
+            retire(k);   // the client asked, the server confirms: done
+            return;
+        }
+        // the server ended it: the GRE goes, the Call IDs linger for the client's Call-Clear-Request
+        setState(k, CALL_DISCONNECTED);
+        callDeadline[k] = now + LINGER_MS;
+        defer(k, DROP_GRE);
+    }
+
+    /** The server's message carries a translated Call ID: the client's original, or {@link #KEEP} when none matches. */
+    private int restore(final int c, final int d, final int type, final int trans)
     {
         if (type == PptpControl.CALL_DISCONNECT_NOTIFY && findByPac(c, trans) >= 0)
         {
-            return NONE;   // the PAC's own Call ID (RFC 2637 2.13): nothing to restore
+            return KEEP;   // the PAC's own Call ID (RFC 2637 2.13): nothing to restore
         }
         final int k = findByTrans(c, trans);
         if (k < 0)
         {
-            return NONE;
+            return KEEP;
         }
-        restoredTrans[c * 2 + IN] = trans;
+        restoredTrans[d] = trans;
         return callPns[k];
     }
 
-    private void confirmCall(final int k, final int pac)
+    /** Starts the call's GRE session: outbound keyed by the server's Call ID, inbound by the translated one. */
+    private int startGre(final int c, final int k)
     {
-        callPac[k] = pac;
-        final int c = callConn[k];
-        pacIndex.put(transKey(connServer[c], pac), k);
-        if (callGre[k] >= 0)
+        if (flows.findOutbound(Protocols.GRE, connClient[c], 0, connServer[c], callPac[k]) != FlowTable.NONE)
         {
-            flows.rekeyRemotePort(callGre[k], pac);
+            return invalid(c, 27, "the server's Call ID " + callPac[k]
+                + " is already used by another call of this client to this server (its GRE could not be told apart)");
         }
-    }
-
-    /** The call's GRE session: outbound keyed by the server's Call ID, inbound by the translated one. */
-    private boolean createGre(final int k)
-    {
-        final int c = callConn[k];
         final int f = engine.createDependent(Protocols.GRE, connClient[c], callPns[k], callTrans[k], connServer[c],
-            callPac[k] < 0 ? 0 : callPac[k], index, engine.now());
+            callPac[k], index, now, true);
         if (f < 0)
         {
-            return false;
+            return invalid(c, 28, "no room in the session table for the call's GRE");
         }
         flows.algData(f, k + 1);
         callGre[k] = f;
-        return true;
+        return Alg.CONTINUE;
     }
 
     private int findByTrans(final int c, final int trans)
     {
+        if (trans < 0)
+        {
+            return NONE;
+        }
         final long k = transIndex.get(transKey(connServer[c], trans));
-        return k >= 0 && k != RESERVED && callConn[(int)k] == c ? (int)k : NONE;
+        return k >= 0 && k != RESERVED && callConn[(int)k] == c && callState[(int)k] != CALL_FREEING ? (int)k : NONE;
     }
 
     private int findByPac(final int c, final int pac)
     {
-        final int k = (int)pacIndex.get(transKey(connServer[c], pac));
-        return k >= 0 && callConn[k] == c ? k : NONE;
+        final int k = (int)pacIndex.get(pacKey(c, pac));
+        return k >= 0 && callConn[k] == c && callState[k] != CALL_FREEING ? k : NONE;
     }
 
     private int findByPns(final int c, final int pns)
     {
         for (int k = 0; k < maxCalls; k++)
         {
-            if (callConn[k] == c && callPns[k] == pns && callState[k] != CALL_FREE)
+            if (callConn[k] == c && callPns[k] == pns && callState[k] != CALL_FREE && callState[k] != CALL_FREEING)
             {
                 return k;
             }
@@ -959,30 +1362,69 @@ public final class PptpAlg implements Alg
         return NONE;
     }
 
-    /** Ends a call: its GRE session, its Call IDs. */
+    /** Ends a call when the segment passes (within a segment nothing is removed, so a drop can undo it). */
+    private void retire(final int k)
+    {
+        touch(k);
+        setState(k, CALL_FREEING);
+        defer(k, FREE_CALL);
+    }
+
+    private void retireCalls(final int c)
+    {
+        for (int k = 0; k < maxCalls; k++)
+        {
+            if (callConn[k] == c && callState[k] != CALL_FREEING)
+            {
+                retire(k);
+            }
+        }
+        if (pendingTrans[c] >= 0)
+        {
+            if (transIndex.get(transKey(connServer[c], pendingTrans[c])) == RESERVED)
+            {
+                transIndex.remove(transKey(connServer[c], pendingTrans[c]));
+            }
+            pendingPns[c] = NONE;
+            pendingTrans[c] = NONE;
+        }
+    }
+
+    /** Ends a call now: its GRE session, its Call IDs. */
     private void freeCall(final int k)
     {
-        if (callConn[k] < 0)
+        final int c = callConn[k];
+        if (c < 0)
         {
             return;
         }
-        final int server = connServer[callConn[k]];
+        final int server = connServer[c];
         if (callTrans[k] >= 0 && transIndex.get(transKey(server, callTrans[k])) == k)
         {
             transIndex.remove(transKey(server, callTrans[k]));
         }
-        if (callPac[k] >= 0 && pacIndex.get(transKey(server, callPac[k])) == k)
+        if (callPac[k] >= 0 && pacIndex.get(pacKey(c, callPac[k])) == k)
         {
-            pacIndex.remove(transKey(server, callPac[k]));
+            pacIndex.remove(pacKey(c, callPac[k]));
         }
+        dropGre(k);
+        releaseRecord(k);
+    }
+
+    private void dropGre(final int k)
+    {
         final int f = callGre[k];
         callGre[k] = NONE;
+        removeGreFlow(k, f);
+    }
+
+    private void removeGreFlow(final int k, final int f)
+    {
         if (f >= 0 && flows.inUse(f) && flows.algData(f) == k + 1)
         {
             flows.algData(f, 0);
             engine.removeFlow(f);
         }
-        releaseRecord(k);
     }
 
     private void freeCalls(final int c)
@@ -996,7 +1438,11 @@ public final class PptpAlg implements Alg
         }
         if (pendingTrans[c] >= 0)
         {
-            transIndex.remove(transKey(connServer[c], pendingTrans[c]));
+            if (transIndex.get(transKey(connServer[c], pendingTrans[c])) == RESERVED)
+            {
+                transIndex.remove(transKey(connServer[c], pendingTrans[c]));
+            }
+            pendingPns[c] = NONE;
             pendingTrans[c] = NONE;
         }
     }
@@ -1019,6 +1465,8 @@ public final class PptpAlg implements Alg
 
     private void releaseConnection(final int c)
     {
+        releaseRewritesAfter(c * 2 + OUT, NONE);
+        releaseRewritesAfter(c * 2 + IN, NONE);
         connFlow[c] = NONE;
         connState[c] = SESSION_NONE;
         connNext[c] = connFreeHead;
@@ -1061,6 +1509,33 @@ public final class PptpAlg implements Alg
     public int lastInvalidReason()
     {
         return invalidReason;
+    }
+
+    /** Ends calls whose request went unanswered and calls whose linger is over. */
+    @Override
+    public int tick(final long nowMs)
+    {
+        if (nowMs < nextSweepMs)
+        {
+            return 0;
+        }
+        nextSweepMs = nowMs + SWEEP_MS;
+        int work = 0;
+        for (int k = 0; k < maxCalls; k++)
+        {
+            final int s = callState[k];
+            if ((s == CALL_OUT_REQUESTED || s == CALL_IN_REQUESTED || s == CALL_DISCONNECTED) && callConn[k] >= 0
+                && callDeadline[k] != 0 && callDeadline[k] <= nowMs)
+            {
+                if (s != CALL_DISCONNECTED)
+                {
+                    counters.increment(Counter.PPTP_CALLS_TIMED_OUT);
+                }
+                freeCall(k);
+                work++;
+            }
+        }
+        return work;
     }
 
     // ------------------------------------------------------------------------------------------------ GRE
@@ -1115,22 +1590,71 @@ public final class PptpAlg implements Alg
         return PacketHandler.VERDICT_ACCEPT_MODIFIED;
     }
 
-    @Override
-    public int icmpErrorHost(final Ipv4Header inner, final int transport, final int available)
+    /** Whether the quoted transport part is enhanced GRE (version 1) with its Call ID present. */
+    private static boolean quotesPptpGre(final Ipv4Header inner, final int transport, final int available)
     {
-        if (inner.protocol() != Protocols.GRE || available < 8)
+        return inner.protocol() == Protocols.GRE && available >= GreHeader.PPTP_MIN_LENGTH
+            && (inner.buffer().getShort(transport, ByteOrder.BIG_ENDIAN) & GreHeader.VERSION_MASK) == 1;
+    }
+
+    /**
+     * An ICMP error about GRE a client sent through the NAT (quoted: WAN address to server, the server's Call
+     * ID in the key): the call whose server and server's Call ID match, before any generic GRE session (which
+     * may belong to another client using GRE version 0 with that server). Two calls to one server with the same
+     * server Call ID cannot be told apart by the quote: counted and dropped.
+     */
+    @Override
+    public int icmpErrorInbound(final Ipv4Header inner, final int transport, final int available,
+        final QuoteWriter quote)
+    {
+        if (!quotesPptpGre(inner, transport, available))
         {
-            return 0;
+            return NOT_MINE;
         }
-        final MutableDirectBuffer b = inner.buffer();
-        if ((b.getShort(transport, ByteOrder.BIG_ENDIAN) & GreHeader.VERSION_MASK) != 1)
+        final int server = inner.destination();
+        final int pac = inner.buffer().getShort(transport + GreHeader.CALL_ID_OFFSET, ByteOrder.BIG_ENDIAN) & 0xFFFF;
+        int found = NOT_MINE;
+        for (int k = 0; k < maxCalls; k++)
         {
-            return 0;
+            if (callConn[k] >= 0 && callGre[k] >= 0 && callPac[k] == pac && connServer[callConn[k]] == server)
+            {
+                if (found != NOT_MINE)
+                {
+                    counters.increment(Counter.DROP_ICMP_AMBIGUOUS);
+                    return REFUSE;
+                }
+                found = callGre[k];
+            }
         }
-        // a GRE packet the client sent carries the server's Call ID
-        final int pac = b.getShort(transport + 6, ByteOrder.BIG_ENDIAN) & 0xFFFF;
-        final long k = pacIndex.get(transKey(inner.destination(), pac));
-        return k >= 0 && callConn[(int)k] >= 0 ? connClient[callConn[(int)k]] : 0;
+        return found == NOT_MINE ? REFUSE : found;
+    }
+
+    /**
+     * A LAN client's ICMP error about GRE it received (quoted: server to client, the client's own Call ID in
+     * the key, as passgate restored it): the call, and the quote's key back to the translated Call ID the
+     * server sent.
+     */
+    @Override
+    public int icmpErrorOutbound(final Ipv4Header inner, final int transport, final int available,
+        final QuoteWriter quote)
+    {
+        if (!quotesPptpGre(inner, transport, available))
+        {
+            return NOT_MINE;
+        }
+        final int client = inner.destination();
+        final int server = inner.source();
+        final int pns = inner.buffer().getShort(transport + GreHeader.CALL_ID_OFFSET, ByteOrder.BIG_ENDIAN) & 0xFFFF;
+        for (int k = 0; k < maxCalls; k++)
+        {
+            final int c = callConn[k];
+            if (c >= 0 && callGre[k] >= 0 && callPns[k] == pns && connClient[c] == client && connServer[c] == server)
+            {
+                quote.word(transport + GreHeader.CALL_ID_OFFSET, pns, callTrans[k]);
+                return callGre[k];
+            }
+        }
+        return REFUSE;
     }
 
     @Override

@@ -458,11 +458,16 @@ public final class PassgateContext
             final long n;
             try
             {
-                n = Long.parseLong(digits) * multiplier;
+                n = Math.multiplyExact(Long.parseLong(digits), multiplier);
             }
             catch (final NumberFormatException e)
             {
                 throw new ConfigException(where(key) + ": not a size (bytes, or with K, M, G): '" + value + "'");
+            }
+            catch (final ArithmeticException e)
+            {
+                throw new ConfigException(where(key) + ": must be " + min + ".." + max + " bytes (got " + value
+                    + ", which overflows)");
             }
             if (n < min || n > max)
             {

@@ -24,6 +24,7 @@ public enum Counter
     ENOBUFS("socket overruns reported (ENOBUFS)"),
     TRUNCATED("packets copied short of their length (never rewritten)"),
     DECODE_ERRORS("queue messages that could not be decoded"),
+    REQUEUED("packets handed to the queue of the shard that owns their session"),
     QUEUE_DROPPED("packets the kernel dropped because the queue was full (nfnetlink_queue queue_dropped)"),
     QUEUE_USER_DROPPED("packets the kernel could not hand to passgate's socket (user_dropped)"),
 
@@ -66,6 +67,7 @@ public enum Counter
     NAT_FRAGMENTS("non-first fragments translated"),
     NAT_UNSOLICITED_SYNS_HELD("unsolicited inbound SYNs held before an ICMP answer (RFC 5382 REQ-4)"),
     NAT_TO_ROUTER("packets to the WAN address left to the router itself"),
+    NAT_REQUEUED_TO_HOLDER("new sessions handed to the shard that already holds their endpoint's mapping"),
     ICMP_SENT("ICMP errors passgate sent"),
     ICMP_RATE_LIMITED("ICMP errors not sent: rate limit"),
 
@@ -83,6 +85,9 @@ public enum Counter
     PPTP_UNSYNCED("PPTP control segments passed untouched (connection picked up mid-stream)"),
     PPTP_GRE_OUT("enhanced GRE packets translated LAN to WAN"),
     PPTP_GRE_IN("enhanced GRE packets translated WAN to LAN"),
+    PPTP_SEGMENTS_UNDONE("PPTP control segments dropped with what they did undone (parsed afresh when resent)"),
+    PPTP_CALLS_TIMED_OUT("PPTP call requests never answered, ended after 10 minutes"),
+    PPTP_CLEARS_UNKNOWN("Call-Clear-Requests for a call already gone (a teardown race), passed as they are"),
 
     // passthrough switches and tunnels
     PASSTHROUGH_REFUSED("packets refused because their passthrough is switched off (RST or ICMP 3/13 sent)"),
@@ -103,6 +108,12 @@ public enum Counter
     DROP_UNTRANSLATABLE("dropped: LAN packet that cannot be translated"),
     DROP_GRE_NO_CALL("dropped: enhanced GRE that belongs to no PPTP call"),
     DROP_PPTP_LIMIT("dropped: PPTP connection or call limit reached"),
+    DROP_ICMP_AMBIGUOUS("dropped: ICMP error whose quote matches several clients' sessions"),
+    DROP_HANDLER_FAULT("dropped: the packet handler failed on it (a passgate bug; see passgatectl status)"),
+
+    // faults (a passgate bug or the system refusing; see passgatectl status for the last one)
+    DATAPLANE_ERRORS("exceptions out of a dataplane duty cycle (the loop went on)"),
+    SEND_ERRORS("passgate's own packets (TCP RST, ICMP errors) the raw socket failed to send"),
 
     // liveness
     DUTY_CYCLES("dataplane duty cycles"),

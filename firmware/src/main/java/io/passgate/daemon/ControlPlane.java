@@ -37,6 +37,12 @@ public final class ControlPlane implements ButtonActions
     private volatile Switches switches;
     private volatile StatusSnapshot snapshot;
     private volatile StatusPanel panel;
+    /**
+     * Orders snapshot writes: the periodic publication and a switch change both replace the snapshot under
+     * it, each reading {@link #switches} inside it, so a publication assembled from the old switches can never
+     * overwrite the one a switch change made (read your own write). Never held while waiting for shards.
+     */
+    private final Object snapshotLock = new Object();
 
     public ControlPlane(final SwitchStore store, final Switches defaults, final Switches initial,
         final List<DataplaneAgent> agents, final List<NatEngine> engines, final int wanAddress)
@@ -92,13 +98,11 @@ public final class ControlPlane implements ButtonActions
         final Switches previous = switches;
         switches = next;
         applyToShards(next);
-        // the snapshot (API, metrics, LEDs) shows the change now, not at the next periodic publication
-        final StatusSnapshot s = snapshot.withSwitches(next);
-        snapshot = s;
-        final StatusPanel p = panel;
-        if (p != null)
+        // the snapshot (API, metrics, LEDs) shows the change before the command answers, not at the next
+        // periodic publication
+        synchronized (snapshotLock)
         {
-            p.show(s);
+            show(snapshot.withSwitches(switches));
         }
         if (!next.equals(previous))
         {
@@ -240,9 +244,20 @@ public final class ControlPlane implements ButtonActions
     void publish(final CountersFile counters, final boolean alive, final boolean rulesApplied, final String fault,
         final long capacity, final Map<String, String> info)
     {
-        final StatusSnapshot s = new StatusSnapshot(System.currentTimeMillis(), alive, rulesApplied, fault, switches,
-            counters.total(Counter.PPTP_CALLS_LIVE), counters.total(Counter.TUNNELS_IPSEC),
-            counters.total(Counter.TUNNELS_L2TP), counters.total(Counter.NAT_FLOWS_LIVE), capacity, info);
+        final long pptp = counters.total(Counter.PPTP_CALLS_LIVE);
+        final long ipsec = counters.total(Counter.TUNNELS_IPSEC);
+        final long l2tp = counters.total(Counter.TUNNELS_L2TP);
+        final long sessions = counters.total(Counter.NAT_FLOWS_LIVE);
+        synchronized (snapshotLock)
+        {
+            show(new StatusSnapshot(System.currentTimeMillis(), alive, rulesApplied, fault, switches, pptp, ipsec, l2tp,
+                sessions, capacity, info));
+        }
+    }
+
+    /** Replaces the snapshot and hands it to the panel (under {@link #snapshotLock}). */
+    private void show(final StatusSnapshot s)
+    {
         snapshot = s;
         final StatusPanel p = panel;
         if (p != null)

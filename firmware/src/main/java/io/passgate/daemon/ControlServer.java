@@ -1,8 +1,8 @@
 package io.passgate.daemon;
 
-import java.io.BufferedReader;
+import java.io.BufferedInputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -87,22 +87,53 @@ public final class ControlServer implements AutoCloseable
         }
     }
 
+    /** The longest request line, in bytes: a longer one is refused before it is held whole. */
+    static final int MAX_REQUEST = 4096;
+    static final int TOO_LONG = -2;
+
+    /**
+     * Reads one line (without its newline) into {@code buffer}, never more than {@link #MAX_REQUEST} bytes:
+     * returns its length, -1 at the end of the stream, or {@link #TOO_LONG} as soon as the limit is passed.
+     */
+    static int readLine(final InputStream in, final byte[] buffer) throws IOException
+    {
+        int n = 0;
+        while (true)
+        {
+            final int b = in.read();
+            if (b < 0)
+            {
+                return n == 0 ? -1 : n;
+            }
+            if (b == '\n')
+            {
+                return n > 0 && buffer[n - 1] == '\r' ? n - 1 : n;
+            }
+            if (n == MAX_REQUEST)
+            {
+                return TOO_LONG;
+            }
+            buffer[n++] = (byte)b;
+        }
+    }
+
     private void serve(final SocketChannel client)
     {
         try (client;
-            BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client),
-                StandardCharsets.UTF_8));
+            InputStream in = new BufferedInputStream(Channels.newInputStream(client), 1024);
             OutputStream out = Channels.newOutputStream(client))
         {
-            String line;
+            final byte[] buffer = new byte[MAX_REQUEST];
             int lines = 0;
-            while ((line = in.readLine()) != null && lines++ < 1000)
+            int length;
+            while ((length = readLine(in, buffer)) != -1 && lines++ < 1000)
             {
-                if (line.length() > 4096)
+                if (length == TOO_LONG)
                 {
-                    write(out, error("request longer than 4096 characters"));
+                    write(out, error("request longer than " + MAX_REQUEST + " bytes"));
                     return;
                 }
+                final String line = new String(buffer, 0, length, StandardCharsets.UTF_8);
                 if (line.isBlank())
                 {
                     continue;

@@ -9,6 +9,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.ServiceLoader;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;
@@ -25,11 +27,13 @@ import io.passgate.counters.Counter;
 import io.passgate.counters.CounterSet;
 import io.passgate.counters.CountersFile;
 import io.passgate.dataplane.Dataplane;
+import io.passgate.sys.Errno;
 import io.passgate.dataplane.ForwardHandler;
 import io.passgate.nat.NatConfig;
 import io.passgate.nat.NatEngine;
 import io.passgate.nat.NatHandler;
 import io.passgate.nat.RawSocketSink;
+import io.passgate.nat.SharedEndpoints;
 import io.passgate.sys.Interfaces;
 import io.passgate.nfq.QueueConfig;
 import io.passgate.nft.AliveHeartbeat;
@@ -68,6 +72,12 @@ public final class Daemon implements AutoCloseable
     private volatile String heartbeatFault;
     private volatile boolean running;
     private boolean closed;
+    /** The newest dataplane fault the control thread has logged (faults are logged here, never per packet). */
+    private long faultLoggedAtMs;
+    private long faultsLogged;
+    private RouterPorts routerPorts;
+    /** The router's own listening ports the engines keep out of their mappings (control thread). */
+    private Set<Integer> listening = Set.of();
 
     public Daemon(final PassgateContext ctx, final Firewall firewall)
     {
@@ -154,6 +164,11 @@ public final class Daemon implements AutoCloseable
             ctx.wanAddress());
         control.applyBeforeStart();
         Logger.info("passthrough: {}", loaded.switches());
+        if (ctx.translate())
+        {
+            routerPorts = new RouterPorts(Path.of("/proc/net"), ctx.wanAddress());
+            updateRouterPorts(false);
+        }
 
         dataplane.start();
         if (spec.failOpen() && spec.translate())
@@ -162,6 +177,7 @@ public final class Daemon implements AutoCloseable
         }
         firewall.apply(spec);
         rulesApplied = true;
+        takeOver();
         running = true;
         controlServer = new ControlServer(ctx.runtimeDir().resolve("control.sock"), ctx.controlGroup(), this::handle);
         if (ctx.metricsAddress() != null)
@@ -176,11 +192,42 @@ public final class Daemon implements AutoCloseable
         Logger.info("passgate running (pid {})", ProcessHandle.current().pid());
     }
 
+    /**
+     * Waits (up to 5 s) until every dataplane thread has run, then gives the first fail-open heartbeat here, so
+     * that when passgate says it runs, it owns the traffic (until then the kernel's masquerade carries it).
+     */
+    private void takeOver() throws IOException
+    {
+        final long deadline = System.currentTimeMillis() + 5000;
+        while (!dataplane.allAlive(System.currentTimeMillis(), 1000))
+        {
+            if (System.currentTimeMillis() > deadline)
+            {
+                throw new IOException("the dataplane threads did not start within 5 s");
+            }
+            try
+            {
+                Thread.sleep(5);
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while starting");
+            }
+        }
+        if (heartbeat != null && !heartbeat.beat())
+        {
+            heartbeatFault = "heartbeat refused (rules missing?)";
+            Logger.warn("the first heartbeat was refused by the kernel (errno {})", heartbeat.lastError());
+        }
+    }
+
     private Dataplane.HandlerFactory natHandlers(final long startMs) throws IOException
     {
         final int lanIfIndex = Interfaces.indexOf(ctx.lanInterface());
         final int mss = ctx.natMssClamp() < 0 ? Sysctl.interfaceMtu(ctx.wanInterface()) - 40 : ctx.natMssClamp();
         final long seed = new SecureRandom().nextLong();
+        final SharedEndpoints shared = new SharedEndpoints(ctx.natMaxFlows() * ctx.threads());
         return (shard, counters) ->
         {
             final NatConfig config = new NatConfig(ctx.wanAddress(), ctx.lanAddress(), lanIfIndex, ctx.natMaxFlows(),
@@ -188,9 +235,9 @@ public final class Daemon implements AutoCloseable
                 ctx.natUdpTimeoutS() * 1000L, ctx.natTcpEstablishedTimeoutS() * 1000L,
                 ctx.natTcpTransitoryTimeoutS() * 1000L, ctx.natIcmpTimeoutS() * 1000L, mss,
                 ctx.natUnsolicitedSynIcmp(), ctx.hairpinMark(), shard, ctx.threads(), seed + shard);
-            final RawSocketSink sink = new RawSocketSink();
+            final RawSocketSink sink = new RawSocketSink(counters);
             sinks.add(sink);
-            final NatEngine engine = new NatEngine(config, counters, sink, ctx.natIcmpRate(), startMs);
+            final NatEngine engine = new NatEngine(config, counters, sink, ctx.natIcmpRate(), startMs, shared);
             engines.add(engine);
             if (shard == 0)
             {
@@ -199,7 +246,7 @@ public final class Daemon implements AutoCloseable
                     ctx.pptpMaxCallsPerConnection(),
                     ctx.pptpResetOnInvalid() ? PptpAlg.OnInvalid.RESET : PptpAlg.OnInvalid.DROP, seed ^ 0x5050));
             }
-            return new NatHandler(engine, counters);
+            return new NatHandler(engine, counters, ctx.queueBase());
         };
     }
 
@@ -454,6 +501,104 @@ public final class Daemon implements AutoCloseable
         countersFile.publish(ctx.threads(), controlCounters);
     }
 
+    /**
+     * Publishes the faults the dataplane threads recorded (the runner's own count into the control row) and
+     * logs a new one once per second at most: the first ten with their stack trace, then one line each with
+     * how many happened meanwhile.
+     */
+    private void reportFaults()
+    {
+        controlCounters.set(Counter.DATAPLANE_ERRORS, dataplane.errors());
+        final Dataplane.Fault fault = dataplane.lastFault();
+        if (fault == null || fault.atMs() <= faultLoggedAtMs)
+        {
+            return;
+        }
+        final long total = countersFile.total(Counter.DATAPLANE_ERRORS) + countersFile.total(Counter.DROP_HANDLER_FAULT);
+        final long since = total - faultsLogged;
+        faultLoggedAtMs = fault.atMs();
+        faultsLogged = total;
+        if (total <= 10)
+        {
+            Logger.error(fault.error(), "dataplane fault in {} (contained; {} so far)", fault.where(), total);
+        }
+        else
+        {
+            Logger.error("dataplane fault in {}: {} ({} since the last report, {} in all)", fault.where(), fault.error(),
+                since, total);
+        }
+    }
+
+    /**
+     * Reads the router's own listening ports and keeps them out of every shard's mappings: directly before the
+     * dataplane runs, through each shard's command queue after.
+     */
+    private void updateRouterPorts(final boolean running)
+    {
+        final Set<Integer> now = routerPorts.read();
+        if (now.equals(listening))
+        {
+            return;
+        }
+        final Set<Integer> added = new TreeSet<>(now);
+        added.removeAll(listening);
+        final Set<Integer> removed = new TreeSet<>(listening);
+        removed.removeAll(now);
+        listening = now;
+        for (int i = 0; i < engines.size(); i++)
+        {
+            final NatEngine engine = engines.get(i);
+            final Runnable apply = () ->
+            {
+                added.forEach(k -> engine.routerPort(RouterPorts.protocolOf(k), RouterPorts.portOf(k), true));
+                removed.forEach(k -> engine.routerPort(RouterPorts.protocolOf(k), RouterPorts.portOf(k), false));
+            };
+            if (!running)
+            {
+                apply.run();
+            }
+            else if (!dataplane.agents().get(i).submit(apply))
+            {
+                listening = Set.of();   // retried at the next reading
+            }
+        }
+        Logger.info("the router listens on {}: never used for mappings", describe(now));
+    }
+
+    private static String describe(final Set<Integer> ports)
+    {
+        final List<String> names = new ArrayList<>();
+        for (final int k : ports)
+        {
+            names.add(io.passgate.nat.Protocols.name(RouterPorts.protocolOf(k)) + "/" + RouterPorts.portOf(k));
+        }
+        return names.isEmpty() ? "no port" : String.join(" ", names);
+    }
+
+    /** Faults and failed sends for the status: counts, and the last fault with its age. */
+    private Map<String, String> faultInfo(final long now)
+    {
+        final Map<String, String> info = new LinkedHashMap<>();
+        final long faults = countersFile.total(Counter.DATAPLANE_ERRORS) + countersFile.total(Counter.DROP_HANDLER_FAULT);
+        info.put("dataplane-errors", Long.toString(faults));
+        final Dataplane.Fault fault = dataplane.lastFault();
+        if (fault != null)
+        {
+            info.put("last-error", fault.describe() + " (" + Math.max(0, (now - fault.atMs()) / 1000) + " s ago)");
+        }
+        info.put("send-errors", Long.toString(countersFile.total(Counter.SEND_ERRORS)));
+        int errno = 0;
+        for (final RawSocketSink sink : sinks)
+        {
+            errno = sink.lastErrno() != 0 ? sink.lastErrno() : errno;
+        }
+        if (errno != 0)
+        {
+            info.put("last-send-error", Errno.name(errno));
+        }
+        return info;
+    }
+
     private void publishStatus(final boolean alive)
     {
         final String fault = !alive ? "dataplane stalled" : !rulesApplied ? "rules not applied" : heartbeatFault;
@@ -467,6 +612,7 @@ public final class Daemon implements AutoCloseable
         info.put("wan-interface", ctx.wanInterface());
         info.put("threads", Integer.toString(ctx.threads()));
         info.put("queue-backend", spec.backend().name().toLowerCase());
+        info.putAll(faultInfo(System.currentTimeMillis()));
         control.publish(countersFile, alive, rulesApplied, fault, (long)ctx.natMaxFlows() * ctx.threads(), info);
     }
 
@@ -482,7 +628,12 @@ public final class Daemon implements AutoCloseable
             if (now >= nextStats)
             {
                 nextStats = now + 1000;
+                reportFaults();
                 readQueueDrops();
+                if (routerPorts != null)
+                {
+                    updateRouterPorts(true);
+                }
             }
             final boolean alive = dataplane.allAlive(now, Math.max(1000, ctx.aliveTimeoutMs() / 2));
             if (heartbeat != null && alive)

@@ -64,6 +64,12 @@ public final class MetricsServer implements AutoCloseable
                     .append(e.getValue()).append('\n');
             }
         }
+        help(b, "passgate_errors_total", "counter",
+            "passgate's own faults: dataplane exceptions (contained; the packet dropped) and failed sends of RSTs/ICMP.");
+        b.append("passgate_errors_total{kind=\"dataplane\"} ").append(totals.getOrDefault(Counter.DATAPLANE_ERRORS.label(), 0L)
+            + totals.getOrDefault(Counter.DROP_HANDLER_FAULT.label(), 0L)).append('\n');
+        b.append("passgate_errors_total{kind=\"send\"} ").append(totals.getOrDefault(Counter.SEND_ERRORS.label(), 0L))
+            .append('\n');
         help(b, "passgate_sessions", "gauge", "Live NAT sessions.");
         b.append("passgate_sessions ").append(s.sessions()).append('\n');
         help(b, "passgate_session_capacity", "gauge", "NAT session capacity.");

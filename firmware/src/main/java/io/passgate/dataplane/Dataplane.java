@@ -37,6 +37,7 @@ public final class Dataplane implements AutoCloseable
     private final List<EventFd> wakes = new ArrayList<>();
     private final AtomicLong errors = new AtomicLong();
     private volatile Throwable lastError;
+    private volatile long lastErrorMs;
 
     /** Opens and binds every queue; nothing runs until {@link #start}. */
     public Dataplane(final List<QueueConfig> queues, final HandlerFactory handlers, final CountersFile countersFile,
@@ -80,11 +81,10 @@ public final class Dataplane implements AutoCloseable
 
     private void onError(final Throwable t)
     {
-        // an exception out of a duty cycle: counted and logged, the loop goes on; other flows are unharmed
-        if (errors.incrementAndGet() <= 10)
-        {
-            Logger.error(t, "dataplane error (the loop continues)");
-        }
+        // an exception out of a duty cycle (the agents contain their own; this is the runner's last resort):
+        // counted (passgatectl status, counters, metrics), the loop goes on; the control thread logs it
+        errors.incrementAndGet();
+        lastErrorMs = System.currentTimeMillis();
         lastError = t;
     }
 
@@ -102,14 +102,35 @@ public final class Dataplane implements AutoCloseable
         return agents;
     }
 
+    /** Exceptions that escaped a duty cycle to the runner (the agents count their own in their counters). */
     public long errors()
     {
         return errors.get();
     }
 
-    public Throwable lastError()
+    /** A fault and when it happened. */
+    public record Fault(long atMs, String where, Throwable error)
     {
-        return lastError;
+        /** One line for the status and the log. */
+        public String describe()
+        {
+            return where + ": " + error;
+        }
+    }
+
+    /** The newest fault of any shard (a packet, a command, a timer, the loop), or null when none happened. */
+    public Fault lastFault()
+    {
+        Fault newest = lastError == null ? null : new Fault(lastErrorMs, "dataplane loop", lastError);
+        for (final DataplaneAgent agent : agents)
+        {
+            final Throwable t = agent.lastFault();
+            if (t != null && (newest == null || agent.lastFaultMs() > newest.atMs()))
+            {
+                newest = new Fault(agent.lastFaultMs(), "shard " + agent.shard(), t);
+            }
+        }
+        return newest;
     }
 
     /** True when every shard completed a periodic tick within {@code maxAgeMs} of {@code nowMs}. */

@@ -20,7 +20,6 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 public final class DataplaneAgent implements Agent
 {
     private static final long TICK_MS = 100;
-    private static final Consumer<Runnable> RUN = Runnable::run;
 
     private final int shard;
     private final NfqueueChannel channel;
@@ -29,11 +28,14 @@ public final class DataplaneAgent implements Agent
     private final CountersFile countersFile;
     private final EpochClock clock;
     private final ManyToOneConcurrentArrayQueue<Runnable> commands = new ManyToOneConcurrentArrayQueue<>(256);
+    private final Consumer<Runnable> runCommand = this::runCommand;
     private volatile Runnable wake = () ->
     {
     };
     private volatile long lastDutyCycleMs;
     private long nextTickMs;
+    private volatile Throwable lastFault;
+    private volatile long lastFaultMs;
 
     public DataplaneAgent(final int shard, final NfqueueChannel channel, final PacketHandler handler,
         final CounterSet counters, final CountersFile countersFile, final EpochClock clock)
@@ -46,17 +48,37 @@ public final class DataplaneAgent implements Agent
         this.clock = clock;
     }
 
+    /**
+     * One duty cycle. A fault in a command or a timer is counted and kept for the status and the cycle goes
+     * on; the channel contains a fault in a packet to that packet. The periodic tick (and so the liveness
+     * the fail-open heartbeat depends on) runs whatever happened before it.
+     */
     @Override
     public int doWork()
     {
         final long now = clock.time();
-        int work = commands.drain(RUN);
-        handler.onDutyCycle(now);
-        work += channel.poll(handler);
+        int work = 0;
+        try
+        {
+            work += commands.drain(runCommand);
+            handler.onDutyCycle(now);
+            work += channel.poll(handler);
+        }
+        catch (final RuntimeException | Error e)
+        {
+            fault(e, now);
+        }
         if (now >= nextTickMs)
         {
             nextTickMs = now + TICK_MS;
-            work += handler.onTick(now);
+            try
+            {
+                work += handler.onTick(now);
+            }
+            catch (final RuntimeException | Error e)
+            {
+                fault(e, now);
+            }
             counters.set(Counter.LAST_DUTY_CYCLE_MS, now);
             if (countersFile != null)
             {
@@ -66,6 +88,38 @@ public final class DataplaneAgent implements Agent
         }
         counters.increment(Counter.DUTY_CYCLES);
         return work;
+    }
+
+    private void runCommand(final Runnable command)
+    {
+        try
+        {
+            command.run();
+        }
+        catch (final RuntimeException | Error e)
+        {
+            fault(e, clock.time());
+        }
+    }
+
+    private void fault(final Throwable e, final long now)
+    {
+        counters.increment(Counter.DATAPLANE_ERRORS);
+        lastFault = e;
+        lastFaultMs = now;
+    }
+
+    /** The last fault of a command or timer on this shard, or of a packet in its channel; null when none. */
+    public Throwable lastFault()
+    {
+        final Throwable packetFault = channel.lastFault();
+        return packetFault != null && (lastFault == null || channel.lastFaultMs() >= lastFaultMs) ? packetFault : lastFault;
+    }
+
+    /** When {@link #lastFault()} happened (epoch ms), 0 when never. */
+    public long lastFaultMs()
+    {
+        return Math.max(lastFaultMs, channel.lastFaultMs());
     }
 
     /**

@@ -45,14 +45,37 @@ public interface Alg
     /** An inbound packet of an IP protocol without ports; {@link #CONTINUE} when not this helper's. */
     int inboundOther(Ipv4Header ip, long nowMs);
 
-    /**
-     * An ICMP error from the WAN quoting a packet of this helper's port-less protocol that left from the WAN
-     * address ({@code inner} wraps the quoted header, its transport part starts at {@code transport} with
-     * {@code available} bytes). Returns the LAN host it concerns, or 0 when not this helper's.
-     */
-    default int icmpErrorHost(final Ipv4Header inner, final int transport, final int available)
+    /** {@link #icmpErrorInbound}/{@link #icmpErrorOutbound}: not about this helper's traffic. */
+    int NOT_MINE = -1;
+    /** {@link #icmpErrorInbound}/{@link #icmpErrorOutbound}: this helper's, but it cannot be routed: drop it. */
+    int REFUSE = -2;
+
+    /** Rewrites a 16-bit word of an ICMP error's quoted packet, keeping the ICMP checksum right. */
+    interface QuoteWriter
     {
-        return 0;
+        void word(int at, int oldWord, int newWord);
+    }
+
+    /**
+     * An ICMP error from the WAN quoting a packet that left from the WAN address ({@code inner} wraps the
+     * quoted header; its transport part starts at {@code transport} with {@code available} bytes). Asked before
+     * any generic lookup. Returns the session it concerns (the engine rewrites the addresses; the helper has
+     * rewritten its own fields with {@code quote}), {@link #NOT_MINE}, or {@link #REFUSE}.
+     */
+    default int icmpErrorInbound(final Ipv4Header inner, final int transport, final int available,
+        final QuoteWriter quote)
+    {
+        return NOT_MINE;
+    }
+
+    /**
+     * A LAN client's ICMP error quoting a packet it received through the NAT (the quote goes from the remote to
+     * the client's internal endpoint). Asked before any generic lookup; returns as {@link #icmpErrorInbound}.
+     */
+    default int icmpErrorOutbound(final Ipv4Header inner, final int transport, final int available,
+        final QuoteWriter quote)
+    {
+        return NOT_MINE;
     }
 
     /** A flow this helper claimed or created is gone. */

@@ -23,7 +23,7 @@ public final class FlowTable
     private final int mask;
     private final long seed;
 
-    // flow fields
+    // flow fields (protocol as a byte: read it with & 0xFF, SCTP and UDP-Lite are above 127)
     final byte[] protocol;
     final int[] intAddr;
     final int[] intPort;
@@ -173,7 +173,7 @@ public final class FlowTable
                 return NONE;
             }
             final int f = v - 1;
-            if (protocol[f] == proto && intAddr[f] == ia && outboundIntPort(proto, intPort[f]) == kp
+            if ((protocol[f] & 0xFF) == proto && intAddr[f] == ia && outboundIntPort(proto, intPort[f]) == kp
                 && remAddr[f] == ra && remPort[f] == rp)
             {
                 return f;
@@ -195,7 +195,7 @@ public final class FlowTable
                 return NONE;
             }
             final int f = v - 1;
-            if (protocol[f] == proto && extPort[f] == ep && remAddr[f] == ra
+            if ((protocol[f] & 0xFF) == proto && extPort[f] == ep && remAddr[f] == ra
                 && inboundRemPort(proto, remPort[f]) == kp)
             {
                 return f;
@@ -262,7 +262,7 @@ public final class FlowTable
         {
             return;
         }
-        final int proto = protocol[f];
+        final int proto = protocol[f] & 0xFF;
         unplace(outSlots, hashOut(proto, intAddr[f], outboundIntPort(proto, intPort[f]), remAddr[f], remPort[f]), f, true);
         unplace(inSlots, hashIn(proto, extPort[f], remAddr[f], inboundRemPort(proto, remPort[f])), f, false);
         lruUnlink(f);
@@ -289,7 +289,7 @@ public final class FlowTable
         while (slots[i] != 0)
         {
             final int g = slots[i] - 1;
-            final int gp = protocol[g];
+            final int gp = protocol[g] & 0xFF;
             final int home = outbound
                 ? hashOut(gp, intAddr[g], outboundIntPort(gp, intPort[g]), remAddr[g], remPort[g])
                 : hashIn(gp, extPort[g], remAddr[g], inboundRemPort(gp, remPort[g]));
@@ -310,7 +310,7 @@ public final class FlowTable
      */
     public void rekeyRemotePort(final int f, final int newRemPort)
     {
-        final int proto = protocol[f];
+        final int proto = protocol[f] & 0xFF;
         unplace(outSlots, hashOut(proto, intAddr[f], outboundIntPort(proto, intPort[f]), remAddr[f], remPort[f]), f, true);
         unplace(inSlots, hashIn(proto, extPort[f], remAddr[f], inboundRemPort(proto, remPort[f])), f, false);
         remPort[f] = newRemPort;
@@ -373,11 +373,17 @@ public final class FlowTable
         return lruHead;
     }
 
+    /** The oldest transitory flow other than {@code flow}, or {@link #NONE}. */
+    public int oldestTransitoryExcept(final int flow)
+    {
+        return lruHead != flow || lruHead == NONE ? lruHead : lruNext[lruHead];
+    }
+
     // accessors for the engine, the ALGs, the tunnel table and tests
 
     public int protocol(final int f)
     {
-        return protocol[f];
+        return protocol[f] & 0xFF;
     }
 
     public int intAddr(final int f)

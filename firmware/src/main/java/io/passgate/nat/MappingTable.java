@@ -32,8 +32,18 @@ public final class MappingTable
     private int size;
     private final Long2LongHashMap byInternal;
     private final int[][] owner = new int[Protocols.SPACES][65536];
-    /** Ports no generic mapping may take: the helpers' own (500, 1701, 4500) and the router's listeners. */
-    private final boolean[][] reserved = new boolean[Protocols.SPACES][65536];
+    /**
+     * Ports no generic mapping may take: the helpers' own (UDP 500, 1701, 4500: only a session of their own
+     * protocol may keep them) and the ports the router itself listens on (never). Bits of {@link #RESERVED_HELPER}
+     * and {@link #RESERVED_LISTENER}.
+     */
+    private final byte[][] reserved = new byte[Protocols.SPACES][65536];
+    public static final int RESERVED_HELPER = 1;
+    public static final int RESERVED_LISTENER = 2;
+    /** Ports the first shard owns whatever their low bits (the helpers' ports: their traffic is queued there). */
+    private final int[] firstShardPorts = new int[8];
+    private final int[] firstShardSpaces = new int[8];
+    private int firstShardCount;
     private final int portMin;
     private final int portMax;
     private final boolean parity;
@@ -89,7 +99,7 @@ public final class MappingTable
     private boolean eligible(final int space, final int port)
     {
         final boolean inRange = space == Protocols.SPACE_ICMP || port < 1024 || (port >= portMin && port <= portMax);
-        return inRange && !reserved[space][port] && ownsPort(port);
+        return inRange && reserved[space][port] == 0 && ownsPort(space, port);
     }
 
     private static long key(final int proto, final int addr, final int port)
@@ -107,11 +117,28 @@ public final class MappingTable
         return capacity;
     }
 
-    public void reserve(final int space, final int port, final boolean value)
+    /** Sets or clears reservation bits ({@link #RESERVED_HELPER}, {@link #RESERVED_LISTENER}) of a port. */
+    public void reserve(final int space, final int port, final int bits, final boolean value)
     {
         final boolean wasEligible = eligible(space, port) && owner[space][port] == 0;
-        reserved[space][port] = value;
+        reserved[space][port] = (byte)(value ? reserved[space][port] | bits : reserved[space][port] & ~bits);
         final boolean isEligible = eligible(space, port) && owner[space][port] == 0;
+        if (wasEligible != isEligible)
+        {
+            available[space][rangeOf(space, port)][port & 1] += isEligible ? 1 : -1;
+        }
+    }
+
+    /**
+     * Makes the first shard the owner of {@code port} whatever its low bits (the helpers' ports, whose traffic
+     * the queue rules send to the first queue). Call before the first mapping.
+     */
+    public void assignToFirstShard(final int space, final int port)
+    {
+        final boolean wasEligible = eligible(space, port);
+        firstShardSpaces[firstShardCount] = space;
+        firstShardPorts[firstShardCount++] = port;
+        final boolean isEligible = eligible(space, port);
         if (wasEligible != isEligible)
         {
             available[space][rangeOf(space, port)][port & 1] += isEligible ? 1 : -1;
@@ -127,7 +154,7 @@ public final class MappingTable
 
     public boolean isReserved(final int space, final int port)
     {
-        return reserved[space][port];
+        return reserved[space][port] != 0;
     }
 
     public int find(final int proto, final int addr, final int port)
@@ -146,9 +173,20 @@ public final class MappingTable
         return owner[space][port] == 0;
     }
 
-    /** True when this shard may hand out {@code port}. */
-    public boolean ownsPort(final int port)
+    /** True when this shard may hand out {@code port} of {@code space}. */
+    public boolean ownsPort(final int space, final int port)
     {
+        if (shardMask == 0)
+        {
+            return true;
+        }
+        for (int i = 0; i < firstShardCount; i++)
+        {
+            if (firstShardPorts[i] == port && firstShardSpaces[i] == space)
+            {
+                return shard == 0;
+            }
+        }
         return (port & shardMask) == shard;
     }
 
@@ -164,11 +202,20 @@ public final class MappingTable
      */
     public int create(final int proto, final int space, final int addr, final int port)
     {
+        return create(proto, space, addr, port, false);
+    }
+
+    /**
+     * As {@link #create(int, int, int, int)}; {@code ownProtocol}: the session is of the protocol a helper port
+     * is reserved for, so that port may be kept (a listener's port never is).
+     */
+    public int create(final int proto, final int space, final int addr, final int port, final boolean ownProtocol)
+    {
         if (freeHead == NONE)
         {
             return NONE;
         }
-        final int ext = allocate(space, port);
+        final int ext = allocate(space, port, ownProtocol);
         if (ext < 0)
         {
             return NONE;
@@ -206,7 +253,7 @@ public final class MappingTable
         return freeHead == NONE;
     }
 
-    private int allocate(final int space, final int port)
+    private int allocate(final int space, final int port, final boolean ownProtocol)
     {
         final boolean queryId = space == Protocols.SPACE_ICMP;
         final int lo;
@@ -227,8 +274,9 @@ public final class MappingTable
             hi = portMax;
         }
         final int[] own = owner[space];
-        final boolean[] res = reserved[space];
-        if (port >= lo && port <= hi && own[port] == 0 && !res[port] && ownsPort(port))
+        final byte[] res = reserved[space];
+        final int blocking = ownProtocol ? RESERVED_LISTENER : RESERVED_HELPER | RESERVED_LISTENER;
+        if (port >= lo && port <= hi && own[port] == 0 && (res[port] & blocking) == 0 && ownsPort(space, port))
         {
             lastPreserved = true;
             return port;
@@ -249,7 +297,7 @@ public final class MappingTable
             {
                 p -= span;
             }
-            if (own[p] == 0 && !res[p] && ownsPort(p) && (!keepParity || ((p ^ port) & 1) == 0))
+            if (own[p] == 0 && res[p] == 0 && ownsPort(space, p) && (!keepParity || ((p ^ port) & 1) == 0))
             {
                 return p;
             }

@@ -12,7 +12,7 @@ import io.passgate.wire.GreHeader;
 import io.passgate.wire.IcmpHeader;
 import io.passgate.wire.Ipv4Header;
 import io.passgate.wire.TcpHeader;
-import io.passgate.wire.UdpHeader;
+import io.passgate.wire.PortsHeader;
 import org.agrona.DeadlineTimerWheel;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.collections.Long2LongHashMap;
@@ -40,6 +40,8 @@ public final class NatEngine
     public static final int FLAG_OFFLOADED = 1 << 1;
     public static final int FLAG_HAIRPIN = 1 << 2;
     public static final int FLAG_GENERIC = 1 << 3;
+    /** No idle expiry: the helper that created the session ends it (a PPTP call's GRE lives as long as the call). */
+    public static final int FLAG_PINNED = 1 << 4;
 
     // TCP state bits in FlowTable.state
     static final int TCP_SYN_OUT = 1;
@@ -54,6 +56,11 @@ public final class NatEngine
     private static final int HELD_SYNS = 64;
     private static final int HELD_QUOTE = 68;
     private static final int FRAGMENT_CACHE = 256;
+    /** {@link #createOutbound}: another shard holds the endpoint's mapping; see {@link #requeueShard()}. */
+    static final int REQUEUED = -3;
+    /** The helpers' UDP ports: kept only by sessions of their own protocol, handled by the first shard. */
+    private static final int[] HELPER_UDP_PORTS = {PassthroughPolicy.IKE_PORT, PassthroughPolicy.L2TP_PORT,
+        PassthroughPolicy.NATT_PORT};
     /** Expiry granularity: a session ends up to this much after its idle timeout. */
     public static final long TIMER_TICK_MS = 4096;
     private static final int TIMER_SPOKES = 16;
@@ -77,10 +84,11 @@ public final class NatEngine
 
     private final Ipv4Header ip = new Ipv4Header();
     private final TcpHeader tcp = new TcpHeader();
-    private final UdpHeader udp = new UdpHeader();
+    private final PortsHeader ports = new PortsHeader();
     private final IcmpHeader icmp = new IcmpHeader();
     private final Ipv4Header inner = new Ipv4Header();
     private final GreHeader gre = new GreHeader();
+    private final Alg.QuoteWriter quoteWriter = this::setInnerWord;
 
     // held unsolicited SYNs: remote address, remote port, external port, deadline, quoted header
     private final int[] heldRemAddr = new int[HELD_SYNS];
@@ -100,10 +108,23 @@ public final class NatEngine
     private boolean partial;
     private boolean hairpinned;
     private int lastFlow = FlowTable.NONE;
+    private final SharedEndpoints shared;
+    private int requeueShard = -1;
 
     public NatEngine(final NatConfig config, final CounterSet counters, final PacketSink sink, final int icmpRate,
         final long startMs)
     {
+        this(config, counters, sink, icmpRate, startMs, null);
+    }
+
+    /**
+     * @param shared which shard holds each internal endpoint's mapping, shared by every shard's engine; null
+     *               with one shard
+     */
+    public NatEngine(final NatConfig config, final CounterSet counters, final PacketSink sink, final int icmpRate,
+        final long startMs, final SharedEndpoints shared)
+    {
+        this.shared = config.shards() > 1 ? shared : null;
         this.config = config;
         this.counters = counters;
         this.icmpSender = new IcmpSender(sink, counters, icmpRate);
@@ -120,13 +141,31 @@ public final class NatEngine
         this.timers = new DeadlineTimerWheel(TimeUnit.MILLISECONDS, startMs, TIMER_TICK_MS, TIMER_SPOKES,
             Integer.highestOneBit(Math.max(16, config.maxFlows()) * 2 - 1));
         this.now = startMs;
-        if (config.shards() > 1)
+        for (final int port : HELPER_UDP_PORTS)
         {
-            // the helpers' UDP ports belong to the first shard (the queue rules send their traffic there)
-            for (final int port : new int[] {500, 1701, 4500})
-            {
-                mappings.reserve(Protocols.SPACE_UDP, port, config.shard() != 0);
-            }
+            // never for anything but their own protocol, and (with several shards) the first shard's: the queue
+            // rules send the helpers' traffic there
+            mappings.reserve(Protocols.SPACE_UDP, port, MappingTable.RESERVED_HELPER, true);
+            mappings.assignToFirstShard(Protocols.SPACE_UDP, port);
+        }
+    }
+
+    /** The shard to hand the last packet to when a call returned {@link PacketHandler#VERDICT_REQUEUE}. */
+    public int requeueShard()
+    {
+        return requeueShard;
+    }
+
+    /**
+     * Reserves (or frees) ports the router itself listens on, on the WAN address or the wildcard: no mapping may
+     * take them (its replies would reach the router's socket). Existing mappings stay.
+     */
+    public void routerPort(final int protocol, final int port, final boolean listening)
+    {
+        final int space = Protocols.space(protocol);
+        if (space >= 0)
+        {
+            mappings.reserve(space, port, MappingTable.RESERVED_LISTENER, listening);
         }
     }
 
@@ -208,7 +247,7 @@ public final class NatEngine
         final int proto = ip.protocol();
         switch (proto)
         {
-            case Protocols.TCP, Protocols.UDP:
+            case Protocols.TCP, Protocols.UDP, Protocols.SCTP, Protocols.DCCP, Protocols.UDPLITE:
                 return outboundPorts(proto, src, hairpin);
             case Protocols.ICMP:
                 return outboundIcmp(src);
@@ -217,18 +256,24 @@ public final class NatEngine
         }
     }
 
+    /** Wraps the transport header of a port protocol: {@link #tcp} for TCP, {@link #ports} for the others. */
+    private boolean wrapPorts(final int proto)
+    {
+        return proto == Protocols.TCP ? tcp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength())
+            : ports.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength(), proto);
+    }
+
     private int outboundPorts(final int proto, final int src, final boolean hairpin)
     {
         final boolean isTcp = proto == Protocols.TCP;
-        if (isTcp ? !tcp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength())
-            : !udp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength()))
+        if (!wrapPorts(proto))
         {
             counters.increment(Counter.DROP_MALFORMED);
             return PacketHandler.VERDICT_DROP;
         }
-        final int sport = isTcp ? tcp.sourcePort() : udp.sourcePort();
+        final int sport = isTcp ? tcp.sourcePort() : ports.sourcePort();
         int dst = ip.destination();
-        int dport = isTcp ? tcp.destinationPort() : udp.destinationPort();
+        int dport = isTcp ? tcp.destinationPort() : ports.destinationPort();
         if (hairpin)
         {
             // the peer is the other client's external endpoint: the WAN address and its mapped port
@@ -243,7 +288,7 @@ public final class NatEngine
             f = createOutbound(proto, src, sport, dst, dport, isTcp && (tcpFlags & TcpHeader.SYN) == 0);
             if (f < 0)
             {
-                return PacketHandler.VERDICT_DROP;
+                return f == REQUEUED ? PacketHandler.VERDICT_REQUEUE : PacketHandler.VERDICT_DROP;
             }
             if (hairpin)
             {
@@ -269,7 +314,7 @@ public final class NatEngine
         }
         else
         {
-            udp.addressChanged(src, wan, partial).sourcePort(ext, partial);
+            ports.addressChanged(src, wan, partial).sourcePort(ext, partial).finish(partial);
         }
         if (hairpin)
         {
@@ -354,9 +399,24 @@ public final class NatEngine
         int m = mappings.find(proto, src, sport);
         if (m < 0)
         {
-            m = mappings.create(proto, space, src, sport);
+            if (shared != null)
+            {
+                final int holder = shared.claim(proto, src, sport, config.shard());
+                if (holder != config.shard())
+                {
+                    // this endpoint already has its mapping in another shard: one mapping per endpoint
+                    requeueShard = holder;
+                    counters.increment(Counter.NAT_REQUEUED_TO_HOLDER);
+                    return REQUEUED;
+                }
+            }
+            m = mappings.create(proto, space, src, sport, ownProtocolPort(proto, sport, dport));
             if (m < 0)
             {
+                if (shared != null)
+                {
+                    shared.release(proto, src, sport, config.shard());
+                }
                 refuse(mappings.isFull() ? Counter.DROP_TABLE_FULL : Counter.DROP_PORTS_EXHAUSTED, src);
                 return -1;
             }
@@ -381,6 +441,22 @@ public final class NatEngine
         return f;
     }
 
+    /**
+     * Whether a session from internal port {@code sport} to {@code dport} is of the protocol that reserved
+     * {@code sport} (UDP 500 or 4500 to IKE/NAT-T, 1701 to L2TP): only then may it keep that port.
+     */
+    private static boolean ownProtocolPort(final int proto, final int sport, final int dport)
+    {
+        final int mine = PassthroughPolicy.ofPort(proto, sport);
+        if (mine == PassthroughPolicy.NONE)
+        {
+            return false;
+        }
+        final int theirs = PassthroughPolicy.ofPort(proto, dport);
+        final boolean ipsec = mine == PassthroughPolicy.IPSEC || mine == PassthroughPolicy.NATT;
+        return theirs == mine || (ipsec && (theirs == PassthroughPolicy.IPSEC || theirs == PassthroughPolicy.NATT));
+    }
+
     private int newFlow(final int proto, final int src, final int sport, final int ext, final int dst,
         final int dport, final int m)
     {
@@ -400,14 +476,17 @@ public final class NatEngine
         return f;
     }
 
-    /** Frees a slot when the table is full by evicting the oldest transitory session; false if none. */
+    /**
+     * Frees a slot when the table is full by evicting the oldest transitory session; false if none. The
+     * session of the packet in progress is never the victim (a helper may ask for room while handling it).
+     */
     private boolean makeRoom()
     {
         if (!flows.isFull())
         {
             return true;
         }
-        final int victim = flows.oldestTransitory();
+        final int victim = flows.oldestTransitoryExcept(lastFlow);
         if (victim == FlowTable.NONE)
         {
             return false;
@@ -482,8 +561,8 @@ public final class NatEngine
     /** The passthrough a session belongs to, or {@link PassthroughPolicy#NONE}. */
     public int passthroughOf(final int f)
     {
-        final int proto = flows.protocol[f];
-        if (proto == Protocols.TCP || proto == Protocols.UDP)
+        final int proto = flows.protocol(f);
+        if (Protocols.hasPorts(proto))
         {
             return PassthroughPolicy.ofPort(proto, flows.remPort[f]);
         }
@@ -536,7 +615,7 @@ public final class NatEngine
                 f = createOutbound(Protocols.ICMP, src, id, dst, 0, false);
                 if (f < 0)
                 {
-                    return PacketHandler.VERDICT_DROP;
+                    return f == REQUEUED ? PacketHandler.VERDICT_REQUEUE : PacketHandler.VERDICT_DROP;
                 }
             }
             lastFlow = f;
@@ -571,7 +650,20 @@ public final class NatEngine
         final int at = inner.payloadOffset();
         final int available = icmp.offset() + icmp.length() - at;
         int f = FlowTable.NONE;
-        if ((proto == Protocols.TCP || proto == Protocols.UDP) && available >= 4)
+        for (int i = 0; f == FlowTable.NONE && i < algs.length; i++)
+        {
+            f = algs[i].icmpErrorOutbound(inner, at, available, quoteWriter);
+        }
+        if (f == Alg.REFUSE)
+        {
+            counters.increment(Counter.DROP_UNTRANSLATABLE);
+            return PacketHandler.VERDICT_DROP;
+        }
+        if (f != FlowTable.NONE)
+        {
+            // the helper rewrote its own fields of the quote
+        }
+        else if (Protocols.hasPorts(proto) && available >= 4)
         {
             final int innerSport = port(at);
             final int innerDport = port(at + 2);
@@ -680,7 +772,7 @@ public final class NatEngine
         final int proto = ip.protocol();
         switch (proto)
         {
-            case Protocols.TCP, Protocols.UDP:
+            case Protocols.TCP, Protocols.UDP, Protocols.SCTP, Protocols.DCCP, Protocols.UDPLITE:
                 return fromLan ? hairpin(proto) : inboundPorts(proto);
             case Protocols.ICMP:
                 return fromLan ? toRouter() : inboundIcmp();
@@ -704,15 +796,14 @@ public final class NatEngine
     private int inboundPorts(final int proto)
     {
         final boolean isTcp = proto == Protocols.TCP;
-        if (isTcp ? !tcp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength())
-            : !udp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength()))
+        if (!wrapPorts(proto))
         {
             counters.increment(Counter.DROP_MALFORMED);
             return PacketHandler.VERDICT_DROP;
         }
         final int src = ip.source();
-        final int sport = isTcp ? tcp.sourcePort() : udp.sourcePort();
-        final int dport = isTcp ? tcp.destinationPort() : udp.destinationPort();
+        final int sport = isTcp ? tcp.sourcePort() : ports.sourcePort();
+        final int dport = isTcp ? tcp.destinationPort() : ports.destinationPort();
         final int tcpFlags = isTcp ? tcp.flags() : 0;
         int f = flows.findInbound(proto, dport, src, sport);
         if (f == FlowTable.NONE)
@@ -770,7 +861,7 @@ public final class NatEngine
         }
         else
         {
-            udp.addressChanged(wan, host, partial).destinationPort(hostPort, partial);
+            ports.addressChanged(wan, host, partial).destinationPort(hostPort, partial).finish(partial);
         }
         if (ip.moreFragments())
         {
@@ -823,13 +914,12 @@ public final class NatEngine
     private int hairpin(final int proto)
     {
         final boolean isTcp = proto == Protocols.TCP;
-        if (isTcp ? !tcp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength())
-            : !udp.wrap(ip.buffer(), ip.payloadOffset(), ip.payloadLength()))
+        if (!wrapPorts(proto))
         {
             counters.increment(Counter.DROP_MALFORMED);
             return PacketHandler.VERDICT_DROP;
         }
-        final int dport = isTcp ? tcp.destinationPort() : udp.destinationPort();
+        final int dport = isTcp ? tcp.destinationPort() : ports.destinationPort();
         final int m = mappings.byExternal(Protocols.space(proto), dport);
         if (m < 0 || mappings.protocol(m) != proto)
         {
@@ -839,14 +929,14 @@ public final class NatEngine
         // mapping towards the WAN address even when the receiver's filter then refuses it, as two clients
         // punching holes to each other need; done by the shard that owns the sender
         final int src = ip.source();
-        final int sport = isTcp ? tcp.sourcePort() : udp.sourcePort();
+        final int sport = isTcp ? tcp.sourcePort() : ports.sourcePort();
         if ((src & (config.shards() - 1)) == config.shard()
             && flows.findOutbound(proto, src, sport, config.wanAddress(), dport) == FlowTable.NONE)
         {
             final int f = createOutbound(proto, src, sport, config.wanAddress(), dport, false);
             if (f < 0)
             {
-                return PacketHandler.VERDICT_DROP;
+                return f == REQUEUED ? PacketHandler.VERDICT_REQUEUE : PacketHandler.VERDICT_DROP;
             }
             flows.flags[f] |= FLAG_HAIRPIN;
         }
@@ -874,7 +964,7 @@ public final class NatEngine
         }
         else
         {
-            udp.addressChanged(wan, host, partial).destinationPort(hostPort, partial);
+            ports.addressChanged(wan, host, partial).destinationPort(hostPort, partial).finish(partial);
         }
         hairpinned = true;
         counters.increment(Counter.NAT_HAIRPIN_PACKETS);
@@ -931,7 +1021,20 @@ public final class NatEngine
         final int at = inner.payloadOffset();
         final int available = icmp.offset() + icmp.length() - at;
         int f = FlowTable.NONE;
-        if ((proto == Protocols.TCP || proto == Protocols.UDP) && available >= 4)
+        for (int i = 0; f == FlowTable.NONE && i < algs.length; i++)
+        {
+            f = algs[i].icmpErrorInbound(inner, at, available, quoteWriter);
+        }
+        if (f == Alg.REFUSE)
+        {
+            counters.increment(Counter.DROP_UNTRANSLATABLE);
+            return PacketHandler.VERDICT_DROP;
+        }
+        if (f != FlowTable.NONE)
+        {
+            // the helper rewrote its own fields of the quote
+        }
+        else if (Protocols.hasPorts(proto) && available >= 4)
         {
             final int sport = port(at);
             final int dport = port(at + 2);
@@ -955,15 +1058,11 @@ public final class NatEngine
         {
             f = flows.findInbound(proto, 0, remote, 0);
         }
-        int host = f != FlowTable.NONE ? flows.intAddr[f] : 0;
-        for (int i = 0; host == 0 && i < algs.length; i++)
-        {
-            host = algs[i].icmpErrorHost(inner, at, available);
-        }
-        if (host == 0)
+        if (f == FlowTable.NONE)
         {
             return toRouter();
         }
+        final int host = flows.intAddr[f];
         lastFlow = f;
         rewriteInnerAddress(Ipv4Header.SOURCE_OFFSET, config.wanAddress(), host, proto, at, available);
         ip.destination(host);
@@ -1061,21 +1160,33 @@ public final class NatEngine
         final int available, final int fieldOffset)
     {
         setInnerWord(transport + fieldOffset, oldPort, newPort);
-        final int checksumAt = transport + (proto == Protocols.TCP ? TcpHeader.CHECKSUM_OFFSET : UdpHeader.CHECKSUM_OFFSET);
-        if (checksumAt + 2 <= transport + available)
+        patchInnerChecksum(transport, available, proto, oldPort, newPort, false);
+    }
+
+    /**
+     * Keeps a quoted transport checksum right when the quote holds it (not a UDP "no checksum", not SCTP's
+     * CRC32c, which the quote is too short to recompute): {@code value} says a 32-bit address changed.
+     */
+    private void patchInnerChecksum(final int transport, final int available, final int proto, final int oldValue,
+        final int newValue, final boolean value)
+    {
+        final int field = Protocols.checksumOffset(proto);
+        if (field < 0 || transport + field + 2 > transport + available)
         {
-            final int old = port(checksumAt);
-            if (proto == Protocols.UDP && old == 0)
-            {
-                return;
-            }
-            int updated = Checksum.update16(old, oldPort, newPort);
-            if (proto == Protocols.UDP && updated == 0)
-            {
-                updated = 0xFFFF;
-            }
-            setInnerWord(checksumAt, old, updated);
+            return;
         }
+        final int checksumAt = transport + field;
+        final int old = port(checksumAt);
+        if (proto == Protocols.UDP && old == 0)
+        {
+            return;
+        }
+        int updated = value ? Checksum.update32(old, oldValue, newValue) : Checksum.update16(old, oldValue, newValue);
+        if (updated == 0 && (proto == Protocols.UDP || proto == Protocols.UDPLITE))
+        {
+            updated = 0xFFFF;
+        }
+        setInnerWord(checksumAt, old, updated);
     }
 
     /** An embedded ICMP query's identifier changed: fix its own checksum when quoted. */
@@ -1102,24 +1213,7 @@ public final class NatEngine
         final int checksumAt = inner.offset() + Ipv4Header.CHECKSUM_OFFSET;
         final int oldHeaderChecksum = port(checksumAt);
         setInnerWord(checksumAt, oldHeaderChecksum, Checksum.update32(oldHeaderChecksum, oldAddress, newAddress));
-        if (proto == Protocols.TCP || proto == Protocols.UDP)
-        {
-            final int l4Checksum = transport + (proto == Protocols.TCP ? TcpHeader.CHECKSUM_OFFSET : UdpHeader.CHECKSUM_OFFSET);
-            if (l4Checksum + 2 <= transport + available)
-            {
-                final int old = port(l4Checksum);
-                if (proto == Protocols.UDP && old == 0)
-                {
-                    return;
-                }
-                int updated = Checksum.update32(old, oldAddress, newAddress);
-                if (proto == Protocols.UDP && updated == 0)
-                {
-                    updated = 0xFFFF;
-                }
-                setInnerWord(l4Checksum, old, updated);
-            }
-        }
+        patchInnerChecksum(transport, available, proto, oldAddress, newAddress, true);
     }
 
     // ---------------------------------------------------------------------------------------- TCP state
@@ -1182,9 +1276,11 @@ public final class NatEngine
     /** The idle timeout of a session now. */
     public long timeoutOf(final int f)
     {
-        return switch (flows.protocol[f])
+        return switch (flows.protocol(f))
         {
             case Protocols.TCP -> transitory(flows.state[f]) ? config.tcpTransitoryMs() : config.tcpEstablishedMs();
+            // DCCP keeps no state here: its sessions get TCP's established timer (Linux: 12 h once open)
+            case Protocols.DCCP -> config.tcpEstablishedMs();
             case Protocols.ICMP -> config.icmpTimeoutMs();
             default -> config.udpTimeoutMs();
         };
@@ -1192,7 +1288,13 @@ public final class NatEngine
 
     private void schedule(final int f)
     {
-        if (flows.protocol[f] == Protocols.TCP && transitory(flows.state[f]))
+        if ((flows.flags[f] & FLAG_PINNED) != 0)
+        {
+            flows.expiresAt[f] = Long.MAX_VALUE;
+            flows.timerId[f] = -1;
+            return;
+        }
+        if (flows.protocol(f) == Protocols.TCP && transitory(flows.state[f]))
         {
             flows.lruAppend(f);
         }
@@ -1253,7 +1355,7 @@ public final class NatEngine
             timers.cancelTimer(timer);
             timerFlows.remove(timer);
         }
-        if (flows.protocol[f] != Protocols.GRE)
+        if (flows.protocol(f) != Protocols.GRE)
         {
             countTunnel(f, -1);
         }
@@ -1275,7 +1377,13 @@ public final class NatEngine
             {
                 permissions.put(key, count);
             }
-            mappings.removeFlow(m);
+            final int mProto = mappings.protocol(m);
+            final int mAddr = mappings.intAddr(m);
+            final int mPort = mappings.intPort(m);
+            if (mappings.removeFlow(m) && shared != null)
+            {
+                shared.release(mProto, mAddr, mPort, config.shard());
+            }
         }
         flows.remove(f);
         counters.set(Counter.NAT_FLOWS_LIVE, flows.size());
@@ -1284,11 +1392,11 @@ public final class NatEngine
 
     /**
      * Creates a session a helper needs besides the one it claimed (a PPTP call's GRE, an ESP SPI pair),
-     * with no port mapping: its keys are whatever the helper puts in the port fields. Returns the flow, or
-     * -1 when the table is full.
+     * with no port mapping: its keys are whatever the helper puts in the port fields. A {@code pinned} session
+     * never expires idle: the helper ends it. Returns the flow, or -1 when the table is full.
      */
     public int createDependent(final int proto, final int intAddr, final int intPort, final int extPort,
-        final int remAddr, final int remPort, final int algIndex, final long timeoutAnchorMs)
+        final int remAddr, final int remPort, final int algIndex, final long timeoutAnchorMs, final boolean pinned)
     {
         if (!makeRoom())
         {
@@ -1298,6 +1406,10 @@ public final class NatEngine
         final int f = newFlow(proto, intAddr, intPort, extPort, remAddr, remPort, -1);
         flows.alg[f] = algIndex;
         flows.lastSeen[f] = timeoutAnchorMs;
+        if (pinned)
+        {
+            flows.flags[f] |= FLAG_PINNED;
+        }
         schedule(f);
         return f;
     }

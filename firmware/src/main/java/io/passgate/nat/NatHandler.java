@@ -21,10 +21,18 @@ public final class NatHandler implements PacketHandler
     private final Ipv4Header ip = new Ipv4Header();
     private final int lanIfIndex;
     private final int hairpinMark;
+    private final int queueBase;
     private long now;
 
     public NatHandler(final NatEngine engine, final CounterSet counters)
     {
+        this(engine, counters, 0);
+    }
+
+    /** {@code queueBase}: the first shard's queue number (shard i reads queue {@code queueBase + i}). */
+    public NatHandler(final NatEngine engine, final CounterSet counters, final int queueBase)
+    {
+        this.queueBase = queueBase;
         this.engine = engine;
         this.counters = counters;
         this.traffic = new TrafficCounter(counters);
@@ -76,6 +84,11 @@ public final class NatHandler implements PacketHandler
             {
                 packet.mark(packet.mark() | hairpinMark);
             }
+        }
+        if (verdict == VERDICT_REQUEUE)
+        {
+            packet.requeueTo(queueBase + engine.requeueShard());
+            return verdict;
         }
         if (verdict == VERDICT_ACCEPT_MODIFIED && csumPartial && !keepPartial)
         {

@@ -1,19 +1,26 @@
 package io.passgate.nat;
 
+import io.passgate.counters.Counter;
+import io.passgate.counters.CounterSet;
 import io.passgate.sys.ErrnoException;
 import io.passgate.sys.NativeBuffer;
 import io.passgate.sys.RawIpSocket;
 import org.agrona.DirectBuffer;
 
-/** Sends passgate's own packets (ICMP errors, TCP resets) through a raw IP_HDRINCL socket. */
+/**
+ * Sends passgate's own packets (ICMP errors, TCP resets) through a raw IP_HDRINCL socket. A failed send is
+ * counted ({@link Counter#SEND_ERRORS} in the shard's counters) and its errno kept for the status.
+ */
 public final class RawSocketSink implements PacketSink, AutoCloseable
 {
     private final RawIpSocket socket;
     private final NativeBuffer staging;
-    private long errors;
+    private final CounterSet counters;
+    private volatile int lastErrno;
 
-    public RawSocketSink() throws ErrnoException
+    public RawSocketSink(final CounterSet counters) throws ErrnoException
     {
+        this.counters = counters;
         socket = RawIpSocket.open();
         staging = NativeBuffer.allocate(2048);
     }
@@ -23,15 +30,18 @@ public final class RawSocketSink implements PacketSink, AutoCloseable
     {
         final int n = Math.min(length, staging.capacity());
         staging.buffer().putBytes(0, buffer, offset, n);
-        if (socket.send(staging.address(), n, destination) < 0)
+        final long sent = socket.send(staging.address(), n, destination);
+        if (sent < 0)
         {
-            errors++;
+            counters.increment(Counter.SEND_ERRORS);
+            lastErrno = (int)-sent;
         }
     }
 
-    public long errors()
+    /** errno of the last failed send, 0 when none failed. */
+    public int lastErrno()
     {
-        return errors;
+        return lastErrno;
     }
 
     @Override

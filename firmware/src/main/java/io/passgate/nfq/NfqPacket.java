@@ -27,6 +27,7 @@ public final class NfqPacket
     private int capturedLength;
     private int skbInfo;
     private int newMark;
+    private int requeueTo;
     private int messageOffset;
     private int messageLength;
 
@@ -50,6 +51,7 @@ public final class NfqPacket
         capturedLength = -1;
         skbInfo = 0;
         newMark = NO_MARK;
+        requeueTo = -1;
         if (length < Linux.NLMSG_HDRLEN + Linux.NFGENMSG_LEN)
         {
             return false;
@@ -187,6 +189,18 @@ public final class NfqPacket
     public int requestedMark()
     {
         return newMark;
+    }
+
+    /** Asks for the packet to be handed, unchanged, to queue {@code queue} (with {@link PacketHandler#VERDICT_REQUEUE}). */
+    public void requeueTo(final int queue)
+    {
+        requeueTo = queue;
+    }
+
+    /** The queue {@link #requeueTo} asked for, -1 when none. */
+    public int requeueTarget()
+    {
+        return requeueTo;
     }
 
     public int messageOffset()

@@ -30,6 +30,9 @@ public final class NfqueueChannel implements AutoCloseable
     private final long slotsAddress;
     private int lastNetlinkError;
     private boolean bound;
+    /** The last exception a handler threw on a packet (the packet was dropped), for the status; null when none. */
+    private volatile Throwable lastFault;
+    private volatile long lastFaultMs;
 
     private NfqueueChannel(final QueueConfig config, final NetlinkSocket socket, final CounterSet counters)
         throws ErrnoException
@@ -230,38 +233,57 @@ public final class NfqueueChannel implements AutoCloseable
         }
         counters.increment(Counter.RECEIVE_CALLS);
         int packets = 0;
-        for (int i = 0; i < n; i++)
+        try
         {
-            int off = batch.slotOffset(i);
-            final int end = off + batch.length(i);
-            while (off + Linux.NLMSG_HDRLEN <= end)
+            for (int i = 0; i < n; i++)
             {
-                final int len = Netlink.messageLength(slots, off);
-                if (len < Linux.NLMSG_HDRLEN || off + len > end)
+                int off = batch.slotOffset(i);
+                final int end = off + batch.length(i);
+                while (off + Linux.NLMSG_HDRLEN <= end)
                 {
-                    counters.increment(Counter.DECODE_ERRORS);
-                    break;
-                }
-                final int type = Netlink.messageType(slots, off);
-                if (type == ((Linux.NFNL_SUBSYS_QUEUE << 8) | Linux.NFQNL_MSG_PACKET))
-                {
-                    packets++;
-                    handle(handler, off, len);
-                }
-                else if (type == Linux.NLMSG_ERROR)
-                {
-                    final int error = Netlink.errorCode(slots, off);
-                    if (error != 0)
+                    final int len = Netlink.messageLength(slots, off);
+                    if (len < Linux.NLMSG_HDRLEN || off + len > end)
                     {
-                        lastNetlinkError = -error;
-                        counters.increment(Counter.NETLINK_ERRORS);
+                        counters.increment(Counter.DECODE_ERRORS);
+                        break;
                     }
+                    final int type = Netlink.messageType(slots, off);
+                    if (type == ((Linux.NFNL_SUBSYS_QUEUE << 8) | Linux.NFQNL_MSG_PACKET))
+                    {
+                        packets++;
+                        handle(handler, off, len);
+                    }
+                    else if (type == Linux.NLMSG_ERROR)
+                    {
+                        final int error = Netlink.errorCode(slots, off);
+                        if (error != 0)
+                        {
+                            lastNetlinkError = -error;
+                            counters.increment(Counter.NETLINK_ERRORS);
+                        }
+                    }
+                    off += Netlink.align(len);
                 }
-                off += Netlink.align(len);
             }
         }
-        verdicts.flush();
+        finally
+        {
+            // rewritten verdicts point into the receive slots: they leave before the next receive reuses them
+            verdicts.flush();
+        }
         return packets;
+    }
+
+    /** The last exception a handler threw on a packet (that packet was dropped and counted), or null. */
+    public Throwable lastFault()
+    {
+        return lastFault;
+    }
+
+    /** When {@link #lastFault()} happened (epoch ms), 0 when never. */
+    public long lastFaultMs()
+    {
+        return lastFaultMs;
     }
 
     private void handle(final PacketHandler handler, final int off, final int len)
@@ -285,7 +307,20 @@ public final class NfqueueChannel implements AutoCloseable
         {
             counters.increment(Counter.CSUM_PARTIAL_PACKETS);
         }
-        final int verdict = handler.onPacket(packet);
+        int verdict;
+        try
+        {
+            verdict = handler.onPacket(packet);
+        }
+        catch (final RuntimeException | Error e)
+        {
+            // a fault stays with its packet: it gets its own drop verdict (the batch verdict after it must not
+            // accept it untranslated), the next packets are handled as usual
+            counters.increment(Counter.DROP_HANDLER_FAULT);
+            lastFault = e;
+            lastFaultMs = System.currentTimeMillis();
+            verdict = PacketHandler.VERDICT_DROP;
+        }
         final int mark = packet.requestedMark();
         if (verdict == PacketHandler.VERDICT_ACCEPT_MODIFIED && !packet.truncated())
         {
@@ -297,6 +332,19 @@ public final class NfqueueChannel implements AutoCloseable
         {
             counters.increment(Counter.DROPPED);
             verdicts.drop(packet.packetId());
+        }
+        else if (verdict == PacketHandler.VERDICT_REQUEUE)
+        {
+            if (packet.requeueTarget() >= 0)
+            {
+                counters.increment(Counter.REQUEUED);
+                verdicts.requeue(packet.packetId(), packet.requeueTarget());
+            }
+            else
+            {
+                counters.increment(Counter.DROPPED);
+                verdicts.drop(packet.packetId());
+            }
         }
         else if (verdict == PacketHandler.VERDICT_ACCEPT_MODIFIED)
         {

@@ -12,6 +12,11 @@ public interface PacketHandler
     int VERDICT_ACCEPT_MODIFIED = 1;
     /** Drop the packet (the handler counted why). */
     int VERDICT_DROP = 2;
+    /**
+     * Hand the packet unchanged to the queue the handler named with {@link NfqPacket#requeueTo} (another shard
+     * owns its session); the kernel queues it again at the same hook.
+     */
+    int VERDICT_REQUEUE = 3;
 
     int onPacket(NfqPacket packet);
 

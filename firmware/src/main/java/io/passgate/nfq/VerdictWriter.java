@@ -61,6 +61,12 @@ public final class VerdictWriter implements AutoCloseable
         single(packetId, Linux.NF_DROP, NfqPacket.NO_MARK, 0, 0);
     }
 
+    /** Hands the packet, unchanged, to queue {@code queue} (NF_QUEUE with the queue number). */
+    public void requeue(final int packetId, final int queue)
+    {
+        single(packetId, Linux.NF_QUEUE | (queue << Linux.NF_VERDICT_QBITS), NfqPacket.NO_MARK, 0, 0);
+    }
+
     /** Accept with a new mark and no payload change. */
     public void acceptMarked(final int packetId, final int mark)
     {

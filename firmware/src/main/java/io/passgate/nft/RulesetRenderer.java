@@ -151,8 +151,9 @@ public final class RulesetRenderer
     private static void addHelperRules(final List<QueueRule> rules, final String n, final String x, final int q0,
         final String pptpPort)
     {
-        rules.add(new QueueRule(n + "meta l4proto { gre, esp }", x + "-p gre", q0, "GRE: PPTP helper on the first queue"));
-        rules.add(new QueueRule(null, x + "-p esp", q0, "ESP: IPsec helper on the first queue"));
+        rules.add(new QueueRule(n + "meta l4proto != { " + PORT_PROTOCOLS_NFT + ", icmp }",
+            x + "-m u32 ! --u32 \"6&0xFF=0x1," + PORT_PROTOCOLS_U32 + "\"", q0,
+            "GRE, ESP, AH and other protocols without ports: the helpers, on the first queue"));
         rules.add(new QueueRule(n + "udp dport { 500, 1701, 4500 }", x + "-p udp -m multiport --dports 500,1701,4500",
             q0, "IKE, L2TP, NAT-T: helpers on the first queue"));
         rules.add(new QueueRule(n + "tcp " + pptpPort + " 1723", x + "-p tcp --" + pptpPort + " 1723", q0,
@@ -194,6 +195,9 @@ public final class RulesetRenderer
     {
     }
 
+    /** The protocols translated by port (TCP, UDP, DCCP, SCTP, UDP-Lite), in both renderings. */
+    private static final String PORT_PROTOCOLS_NFT = "tcp, udp, dccp, sctp, udplite";
+    private static final String PORT_PROTOCOLS_U32 = "0x6,0x11,0x21,0x84,0x88";
     private static final String ICMP_QUERY_REPLIES_NFT = "icmp type { echo-reply, timestamp-reply, info-reply, address-mask-reply }";
     private static final String ICMP_QUERY_REQUESTS_NFT = "icmp type { echo-request, timestamp-request, info-request, address-mask-request }";
     private static final String ICMP_ERRORS_NFT = "icmp type { destination-unreachable, source-quench, time-exceeded, parameter-problem }";
@@ -226,8 +230,8 @@ public final class RulesetRenderer
                 addHelperRules(rules, n, x, q0, "sport");
                 for (int q = 0; q < s.queues(); q++)
                 {
-                    rules.add(new QueueRule(n + "meta l4proto { tcp, udp } th dport & " + mask + " == " + q,
-                        x + "-m u32 --u32 \"6&0xFF=0x6,0x11 && 0>>22&0x3C@0&0x" + Integer.toHexString(mask) + "=0x"
+                    rules.add(new QueueRule(n + "meta l4proto { " + PORT_PROTOCOLS_NFT + " } th dport & " + mask + " == " + q,
+                        x + "-m u32 --u32 \"6&0xFF=" + PORT_PROTOCOLS_U32 + " && 0>>22&0x3C@0&0x" + Integer.toHexString(mask) + "=0x"
                             + Integer.toHexString(q) + "\"",
                         q0 + q, "mappings whose WAN port belongs to queue " + (q0 + q)));
                 }
@@ -235,9 +239,9 @@ public final class RulesetRenderer
                     "ICMP query replies: the first queue maps ICMP queries"));
                 // errors: the embedded header starts 8 bytes into the ICMP message, its protocol at byte 17,
                 // its source port 8 bytes past its own header (assumed 20 bytes in the nft rendering)
-                rules.add(new QueueRule(n + ICMP_ERRORS_NFT + " @th,136,8 != 6 @th,136,8 != 17",
-                    x + "-m u32 ! --u32 \"0>>22&0x3C@14&0xFF=0x6,0x11\" -p icmp", q0,
-                    "ICMP errors about ICMP, GRE, ESP: the first queue"));
+                rules.add(new QueueRule(n + ICMP_ERRORS_NFT + " @th,136,8 != { 6, 17, 33, 132, 136 }",
+                    x + "-m u32 ! --u32 \"0>>22&0x3C@14&0xFF=" + PORT_PROTOCOLS_U32 + "\" -p icmp", q0,
+                    "ICMP errors about ICMP, GRE, ESP and other protocols without ports: the first queue"));
                 rules.add(new QueueRule(n + ICMP_ERRORS_NFT + " @th,224,16 { 500, 1701, 4500, 1723 }",
                     x + "-m u32 --u32 \"" + U32_ICMP_ERROR + " && 0>>22&0x3C@8>>22&0x3C@8>>16=500,1701,4500,1723\"",
                     q0, "ICMP errors about the helpers' sessions: the first queue"));

@@ -101,7 +101,8 @@ public final class Checksum
      * Needed after rewriting a packet the kernel flagged CHECKSUM_PARTIAL that is not a GSO packet: when a
      * verdict carries a new payload, nfnetlink_queue marks the packet CHECKSUM_NONE, so the pseudo-header-only
      * field would go out as is and fail at the receiver. (A GSO packet is segmented in software after that
-     * and its checksums are recomputed there.) Returns false for other protocols or fragments.
+     * and its checksums are recomputed there.) Also UDP-Lite and DCCP (over their covered part) and SCTP (its
+     * CRC32c). Returns false for other protocols or fragments.
      */
     public static boolean completeTransport(final Ipv4Header ip)
     {
@@ -110,29 +111,49 @@ public final class Checksum
             return false;
         }
         final int protocol = ip.protocol();
+        final int at = ip.payloadOffset();
+        final int length = ip.payloadLength();
+        final var b = ip.buffer();
+        if (protocol == PortsHeader.SCTP)
+        {
+            if (length < PortsHeader.SCTP_HEADER_LENGTH)
+            {
+                return false;
+            }
+            PortsHeader.writeSctpCrc(b, at, length);
+            return true;
+        }
         final int field;
+        int covered = length;
         if (protocol == 6)
         {
             field = 16;
         }
-        else if (protocol == 17)
+        else if (protocol == 17 || protocol == PortsHeader.UDPLITE || protocol == PortsHeader.DCCP)
         {
             field = 6;
+            if (length >= 8 && protocol == PortsHeader.UDPLITE)
+            {
+                final int coverage = b.getShort(at + 4, ByteOrder.BIG_ENDIAN) & 0xFFFF;
+                covered = coverage == 0 ? length : Math.min(length, coverage);
+            }
+            else if (length >= 8 && protocol == PortsHeader.DCCP)
+            {
+                final int cscov = b.getByte(at + 5) & 0x0F;
+                covered = cscov == 0 ? length : Math.min(length, (b.getByte(at + 4) & 0xFF) * 4 + (cscov - 1) * 4);
+            }
         }
         else
         {
             return false;
         }
-        final int at = ip.payloadOffset();
-        final int length = ip.payloadLength();
-        if (length < field + 2)
+        if (length < field + 2 || covered < field + 2)
         {
             return false;
         }
-        final var b = ip.buffer();
         b.putShort(at + field, (short)0, ByteOrder.BIG_ENDIAN);
-        int checksum = compute(b, at, length, ip.pseudoHeaderSum());
-        if (protocol == 17 && checksum == 0)
+        int checksum = compute(b, at, covered, ip.pseudoHeaderSum());
+        if (checksum == 0 && protocol != 6 && protocol != PortsHeader.DCCP)
         {
             checksum = 0xFFFF;
         }

@@ -15,6 +15,10 @@ public final class GreHeader
     public static final int FLAGS_VERSION_OFFSET = 0;
     public static final int PROTOCOL_TYPE_OFFSET = 2;
     public static final int MIN_LENGTH = 4;
+    /** Enhanced GRE (version 1): the key's low 16 bits, the receiver's Call ID, at byte 6. */
+    public static final int CALL_ID_OFFSET = 6;
+    /** Enhanced GRE up to its Call ID. */
+    public static final int PPTP_MIN_LENGTH = 8;
 
     public static final int FLAG_CHECKSUM = 0x8000;
     public static final int FLAG_ROUTING = 0x4000;

@@ -60,6 +60,8 @@ public final class PptpControl
     /** SCCRP: result code; OCRP: result code. */
     public static final int SCCRP_RESULT_OFFSET = 14;
     public static final int OCRP_RESULT_OFFSET = 16;
+    /** ICRP: result code (1 = connect, 2 = general error, 3 = do not accept). */
+    public static final int ICRP_RESULT_OFFSET = 16;
     public static final int RESULT_OK = 1;
 
     private PptpControl()
@@ -184,10 +186,16 @@ public final class PptpControl
     public static int incomingCallReply(final MutableDirectBuffer b, final int offset, final int callId,
         final int peerCallId)
     {
+        return incomingCallReply(b, offset, callId, peerCallId, RESULT_OK);
+    }
+
+    public static int incomingCallReply(final MutableDirectBuffer b, final int offset, final int callId,
+        final int peerCallId, final int result)
+    {
         final int size = header(b, offset, INCOMING_CALL_REPLY);
         b.putShort(offset + CALL_ID_OFFSET, (short)callId, ByteOrder.BIG_ENDIAN);
         b.putShort(offset + PEER_CALL_ID_OFFSET, (short)peerCallId, ByteOrder.BIG_ENDIAN);
-        b.putByte(offset + 16, (byte)RESULT_OK);
+        b.putByte(offset + ICRP_RESULT_OFFSET, (byte)result);
         return size;
     }
 

@@ -44,6 +44,10 @@ class PptpAllocationTest
         final UnsafeBuffer template = Packets.tcpSegment(server, PptpControl.PORT, wan, s.extPort,
             TcpHeader.ACK | TcpHeader.PSH, 0, s.clientSeq, sli, 0, sli.length);
         final byte[] controlBytes = template.byteArray().clone();
+        // the client acknowledges what it receives (so the rewrites the helper remembers are released)
+        final UnsafeBuffer ack = Packets.tcpSegment(s.client, s.clientPort, server, PptpControl.PORT, TcpHeader.ACK,
+            s.clientSeq, 0, new byte[0], 0, 0);
+        final byte[] ackBytes = ack.byteArray().clone();
 
         final long[] seq = {s.serverSeq};
         final Runnable round = () ->
@@ -57,6 +61,7 @@ class PptpAllocationTest
         {
             round.run();
             seq[0] = controlIn(engine, control, controlBytes, seq[0], sli.length);
+            acknowledge(engine, ack, ackBytes, seq[0]);
         }
         final long before = Allocations.currentThread();
         long translatedPackets = 0;
@@ -66,6 +71,7 @@ class PptpAllocationTest
         {
             round.run();
             seq[0] = controlIn(engine, control, controlBytes, seq[0], sli.length);
+            acknowledge(engine, ack, ackBytes, seq[0]);
         }
         final long after = Allocations.currentThread();
         translatedPackets = counters.get(Counter.PPTP_GRE_IN) + counters.get(Counter.PPTP_GRE_OUT) - greBefore;
@@ -73,6 +79,17 @@ class PptpAllocationTest
         assertEquals(500_000, counters.get(Counter.PPTP_MESSAGES) - messagesBefore, "control messages parsed");
         assertEquals(0, counters.get(Counter.PPTP_INVALID));
         assertEquals(0, after - before, "bytes allocated over 1.5 million PPTP packets");
+    }
+
+    /** The client's pure ACK of the server's stream up to {@code seq}. */
+    private static void acknowledge(final NatEngine engine, final UnsafeBuffer ack, final byte[] bytes, final long seq)
+    {
+        ack.putBytes(0, bytes);
+        ack.putInt(Packets.OFFSET + 28, (int)seq, java.nio.ByteOrder.BIG_ENDIAN);
+        if (engine.outbound(ack, Packets.OFFSET, 40, true, false, 1_000_000) == PacketHandler.VERDICT_DROP)
+        {
+            throw new AssertionError("ACK refused");
+        }
     }
 
     /** A Set-Link-Info from the server with the next sequence number; returns the sequence after it. */

@@ -93,6 +93,19 @@ class PassgateContextTest
         assertTrue(error("lan-interface = eth0;rm -rf", "wan-interface = eth1").contains("not an interface name"));
     }
 
+    /** Review item 15: a size whose multiplication overflows (17179869185 G wraps to exactly 1 GiB) is refused. */
+    @Test
+    void configSizeOverflowIsRefused()
+    {
+        final String e = error("lan-interface = eth0", "wan-interface = eth1", "queue-receive-buffer = 17179869185G");
+        assertTrue(e.startsWith("test.conf line 3, key 'queue-receive-buffer': must be"), e);
+        assertTrue(e.contains("overflows"), e);
+        assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "queue-receive-buffer = 9223372036854775807K")
+            .contains("overflows"));
+        assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "queue-receive-buffer = 99999999999999999999")
+            .contains("not a size"));
+    }
+
     @Test
     void commandLineOverridesTheFile() throws Exception
     {

@@ -47,7 +47,12 @@ final class NatHarness
 
     NatHarness(final NatConfig config)
     {
-        engine = new NatEngine(config, counters, this::record, 1000, now);
+        this(config, null);
+    }
+
+    NatHarness(final NatConfig config, final SharedEndpoints shared)
+    {
+        engine = new NatEngine(config, counters, this::record, 1000, now, shared);
     }
 
     private void record(final DirectBuffer b, final int offset, final int length, final int destination)

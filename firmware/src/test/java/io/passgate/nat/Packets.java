@@ -139,6 +139,43 @@ public final class Packets
         return b;
     }
 
+    /**
+     * An SCTP (common header and one DATA-like chunk of payload bytes), DCCP (a 16-byte generic header with
+     * the extended sequence bit, CsCov 0) or UDP-Lite (coverage: header only) packet with a valid checksum.
+     */
+    public static UnsafeBuffer ported(final int protocol, final int src, final int sport, final int dst, final int dport,
+        final int payload)
+    {
+        final int header = protocol == Protocols.SCTP ? 12 : protocol == Protocols.DCCP ? 16 : 8;
+        final int l4 = header + payload;
+        final UnsafeBuffer b = new UnsafeBuffer(new byte[OFFSET + 20 + l4 + 16]);
+        Ipv4Header.write(b, OFFSET, 20 + l4, 1, 64, protocol, src, dst);
+        final int t = OFFSET + 20;
+        b.putShort(t, (short)sport, ByteOrder.BIG_ENDIAN);
+        b.putShort(t + 2, (short)dport, ByteOrder.BIG_ENDIAN);
+        if (protocol == Protocols.SCTP)
+        {
+            b.putInt(t + 4, 0x1234_5678, ByteOrder.BIG_ENDIAN);   // verification tag
+        }
+        else if (protocol == Protocols.DCCP)
+        {
+            b.putByte(t + 4, (byte)4);            // data offset: 16 bytes
+            b.putByte(t + 8, (byte)((2 << 1) | 1));   // type 2 (Data), extended sequence numbers
+        }
+        else
+        {
+            b.putShort(t + 4, (short)8, ByteOrder.BIG_ENDIAN);   // UDP-Lite coverage: the header only
+        }
+        for (int i = 0; i < payload; i++)
+        {
+            b.putByte(t + header + i, (byte)(i * 3 + 1));
+        }
+        final Ipv4Header ip = new Ipv4Header();
+        ip.wrap(b, OFFSET, 20 + l4);
+        io.passgate.wire.Checksum.completeTransport(ip);
+        return b;
+    }
+
     /** A packet of another IP protocol with a few payload bytes. */
     public static UnsafeBuffer other(final int src, final int dst, final int protocol, final int payload)
     {
@@ -212,6 +249,12 @@ public final class Packets
             {
                 final IcmpHeader i = new IcmpHeader();
                 return i.wrap(b, ip.payloadOffset(), ip.payloadLength()) && i.checksumValid();
+            }
+            case Protocols.SCTP, Protocols.DCCP, Protocols.UDPLITE:
+            {
+                final io.passgate.wire.PortsHeader h = new io.passgate.wire.PortsHeader();
+                return h.wrap(b, ip.payloadOffset(), ip.payloadLength(), ip.protocol())
+                    && h.checksumValid(ip.pseudoHeaderSum());
             }
             default:
                 return true;

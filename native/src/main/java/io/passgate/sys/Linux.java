@@ -92,6 +92,8 @@ public final class Linux
     public static final int NFPROTO_IPV4 = 2;
     public static final int NF_DROP = 0;
     public static final int NF_ACCEPT = 1;
+    /** NF_QUEUE | (queue number << NF_VERDICT_QBITS) hands a packet to another queue (netfilter.h). */
+    public static final int NF_VERDICT_QBITS = 16;
     public static final int NF_STOLEN = 2;
     public static final int NF_QUEUE = 3;
     public static final int NF_REPEAT = 4;

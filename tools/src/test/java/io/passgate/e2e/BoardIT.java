@@ -55,19 +55,23 @@ class BoardIT
                 final Lab.Result press = Ctl.run(pg, "button", "short");
                 assertEquals(0, press.status(), press.output());
                 assertTrue(press.output().contains("passthrough: all off"), press.output());
-                final Exception refused = connect(lab);
-                assertNotNull(refused, "a PPTP client is refused while the button has passthrough off");
                 status = Ctl.run(pg, "status").output();
                 assertTrue(status.contains("pptp=off") && status.contains("ipsec=off") && status.contains("l2tp=off"), status);
+                final Exception refused = connect(lab);
+                assertNotNull(refused, "a PPTP client is refused while the button has passthrough off");
                 assertTrue(E2e.eventually(3000, () -> pg.log().contains("LED pptp off")), "the virtual board prints the change");
 
-                assertTrue(Ctl.run(pg, "button", "short").output().contains("passthrough: all on | pptp on"));
+                final Lab.Result again = Ctl.run(pg, "button", "short");
+                assertTrue(again.output().contains("passthrough: all on | pptp on"), again.output());
+                // read your own write: the status right after the press shows the new switches and LEDs
+                status = Ctl.run(pg, "status").output();
+                assertTrue(status.contains("passthrough: all on | pptp on") && status.contains("pptp=on"), status);
                 assertEquals(null, connect(lab), "through again");
-                assertTrue(Ctl.run(pg, "status").output().contains("pptp=on"));
 
                 // long press: the configuration's defaults come back
                 assertEquals(0, Ctl.run(pg, "disable", "l2tp").status());
-                assertTrue(Ctl.run(pg, "status").output().contains("l2tp=off"));
+                status = Ctl.run(pg, "status").output();
+                assertTrue(status.contains("l2tp=off"), status);
                 final Lab.Result longPress = Ctl.run(pg, "button", "long");
                 assertTrue(longPress.output().contains("l2tp on"), longPress.output());
                 assertTrue(E2e.eventually(3000, () -> pg.log().contains("restored to the configuration's defaults (long press)")));

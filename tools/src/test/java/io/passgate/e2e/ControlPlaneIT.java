@@ -3,7 +3,6 @@ package io.passgate.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -32,53 +31,66 @@ import io.passgate.wire.Ipv4Header;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * The passthrough switches and the control plane through the daemon and passgatectl: refusal at once when
  * off, teardown of live tunnels, OpenVPN with every switch off, switch state across restarts, the CLI's
- * errors, metrics.
+ * errors, metrics. The topology is shared; each test starts its own daemon from an empty state directory
+ * (all switches on) and its own peers, so every test stands alone in any order.
  */
 @RequiresRoot
-@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ControlPlaneIT
 {
     private static Lab lab;
-    private static PassgateProcess passgate;
-    private static PptpServer server;
+    private PassgateProcess passgate;
+    private PptpServer server;
 
     @BeforeAll
     static void up() throws Exception
     {
         lab = Lab.create(2);
-        passgate = lab.startPassgate("--set", "metrics.listen=127.0.0.1:9464");
-        server = Lab.inNamespace(lab.server(1), 10_000, PptpServer::new);
     }
 
     @AfterAll
     static void down()
     {
-        if (server != null)
-        {
-            server.close();
-        }
         if (lab != null)
         {
             lab.close();
         }
     }
 
-    private static Lab.Result ctl(final String... args) throws IOException
+    @BeforeEach
+    void start() throws Exception
     {
-        final Lab.Result r = Ctl.run(passgate, args);
-        return r;
+        lab.resetState();
+        passgate = lab.startPassgate("--set", "metrics.listen=127.0.0.1:9464");
+        server = Lab.inNamespace(lab.server(1), 10_000, PptpServer::new);
+    }
+
+    @AfterEach
+    void stop() throws Exception
+    {
+        if (server != null)
+        {
+            server.close();
+        }
+        if (passgate != null && passgate.isAlive())
+        {
+            assertEquals(0, passgate.stop(), "a clean stop");
+        }
+    }
+
+    private Lab.Result ctl(final String... args) throws IOException
+    {
+        return Ctl.run(passgate, args);
     }
 
     /** Runs a PPTP call from client 1 and echoes {@code packets} GRE payloads; returns how many came back. */
-    private static int pptpCall(final int packets) throws Exception
+    private int pptpCall(final int packets) throws Exception
     {
         return Lab.inNamespace(lab.client(1), 30_000, () ->
         {
@@ -103,13 +115,13 @@ class ControlPlaneIT
     }
 
     @Test
-    @Order(1)
     void statusAndHelp() throws Exception
     {
         final Lab.Result status = ctl("status");
         assertEquals(0, status.status(), status.output());
         assertTrue(status.output().contains("dataplane running"), status.output());
         assertTrue(status.output().contains("passthrough: all on | pptp on"), status.output());
+        assertTrue(status.output().contains("errors: none"), status.output());
         final Lab.Result json = ctl("--json", "status");
         assertTrue(json.output().startsWith("{\"ok\":true,\"status\":{"), json.output());
         assertEquals(0, ctl("--help").status());
@@ -121,7 +133,6 @@ class ControlPlaneIT
     }
 
     @Test
-    @Order(2)
     void pptpOffRefusesAtOnceAndOnLetsTheSameClientThrough() throws Exception
     {
         assertEquals(0, ctl("disable", "pptp").status());
@@ -183,7 +194,6 @@ class ControlPlaneIT
     }
 
     @Test
-    @Order(3)
     void pptpOffMidCallStopsTheTunnelWithinASecond() throws Exception
     {
         final CompletableFuture<long[]> call = Lab.inNamespaceAsync(lab.client(1), () ->
@@ -219,11 +229,9 @@ class ControlPlaneIT
         assertTrue(E2e.eventually(1000, () -> E2e.counter(passgate, Counter.PPTP_CALLS_LIVE) == 0));
         assertEquals("no VPN tunnels", ctl("tunnels").output().strip());
         assertTrue(E2e.counter(passgate, Counter.PPTP_RESETS_SENT) >= 1, "the control connection was reset");
-        assertEquals(0, ctl("enable", "pptp").status());
     }
 
     @Test
-    @Order(4)
     void openVpnPassesWithEverySwitchOff() throws Exception
     {
         for (final String p : new String[] {"pptp", "ipsec", "natt", "l2tp", "all"})
@@ -232,27 +240,32 @@ class ControlPlaneIT
         }
         assertTrue(ctl("status").output().contains("passthrough: all off"));
         final Path key = lab.workDir().resolve("ovpn.key");
+        final Path serverLog = lab.workDir().resolve("ovpn-server-" + System.nanoTime() + ".log");
+        final Path clientLog = lab.workDir().resolve("ovpn-client-" + System.nanoTime() + ".log");
         lab.must(null, "openvpn", "--genkey", "secret", key.toString());
-        lab.spawn(lab.server(2), lab.workDir().resolve("ovpn-server.log"), "openvpn", "--dev", "tun", "--ifconfig",
+        final Process ovpnServer = lab.spawn(lab.server(2), serverLog, "openvpn", "--dev", "tun", "--ifconfig",
             "10.99.0.1", "10.99.0.2", "--secret", key.toString(), "--proto", "udp", "--port", "1194", "--cipher",
             "AES-256-CBC", "--ping", "1", "--verb", "3");
-        lab.spawn(lab.client(2), lab.workDir().resolve("ovpn-client.log"), "openvpn", "--dev", "tun", "--ifconfig",
+        final Process ovpnClient = lab.spawn(lab.client(2), clientLog, "openvpn", "--dev", "tun", "--ifconfig",
             "10.99.0.2", "10.99.0.1", "--secret", key.toString(), "--proto", "udp", "--remote", Lab.serverAddress(2),
             "--port", "1194", "--cipher", "AES-256-CBC", "--ping", "1", "--verb", "3");
-        assertTrue(E2e.eventually(15_000, () -> Files.exists(lab.workDir().resolve("ovpn-client.log"))
-            && read(lab.workDir().resolve("ovpn-client.log")).contains("Initialization Sequence Completed")),
-            "the OpenVPN tunnel comes up through passgate's NAT");
-        assertEquals(5, E2e.ping(lab, lab.client(2), "10.99.0.1", 5), "traffic through the tunnel");
-        // it stays up: a few seconds later, still passing
-        Thread.sleep(3000);
-        assertEquals(5, E2e.ping(lab, lab.client(2), "10.99.0.1", 5));
-        assertTrue(read(lab.workDir().resolve("ovpn-server.log")).contains(Lab.ROUTER_WAN), "the server sees the WAN address");
-        // the master switch remembers each protocol's own setting: on again, they are still off
-        assertEquals(0, ctl("enable", "all").status());
-        assertTrue(ctl("status").output().contains("passthrough: all on | pptp off"));
-        for (final String p : new String[] {"pptp", "ipsec", "natt", "l2tp"})
+        try
         {
-            assertEquals(0, ctl("enable", p).status());
+            assertTrue(E2e.eventually(15_000, () -> read(clientLog).contains("Initialization Sequence Completed")),
+                "the OpenVPN tunnel comes up through passgate's NAT");
+            assertEquals(5, E2e.ping(lab, lab.client(2), "10.99.0.1", 5), "traffic through the tunnel");
+            // it stays up: a few seconds later, still passing
+            Thread.sleep(3000);
+            assertEquals(5, E2e.ping(lab, lab.client(2), "10.99.0.1", 5));
+            assertTrue(read(serverLog).contains(Lab.ROUTER_WAN), "the server sees the WAN address");
+            // the master switch remembers each protocol's own setting: on again, they are still off
+            assertEquals(0, ctl("enable", "all").status());
+            assertTrue(ctl("status").output().contains("passthrough: all on | pptp off"));
+        }
+        finally
+        {
+            Lab.stop(ovpnClient);
+            Lab.stop(ovpnServer);
         }
     }
 
@@ -269,9 +282,9 @@ class ControlPlaneIT
     }
 
     @Test
-    @Order(5)
     void metricsOnLoopbackInTheRouter() throws Exception
     {
+        assertEquals(3, pptpCall(3), "some TCP and GRE through the NAT first");
         assertEquals(0, ctl("disable", "l2tp").status());
         final String body = Lab.inNamespace(lab.router(), 10_000, () ->
         {
@@ -284,14 +297,15 @@ class ControlPlaneIT
         assertTrue(body.contains("passgate_tunnels{protocol=\"pptp\"} 0"));
         assertTrue(body.contains("# TYPE passgate_drops_total counter"));
         assertTrue(body.contains("passgate_dataplane_alive 1"));
+        assertTrue(body.contains("passgate_errors_total{kind=\"dataplane\"} 0"), body);
+        assertTrue(body.contains("passgate_errors_total{kind=\"send\"} 0"), body);
         assertTrue(body.matches("(?s).*passgate_packets_total\\{direction=\"out\",protocol=\"tcp\"} [1-9].*"));
     }
 
     @Test
-    @Order(6)
     void switchStateSurvivesARestartAndACorruptFileIsReplaced() throws Exception
     {
-        // l2tp is off from the test before; make pptp off too
+        assertEquals(0, ctl("disable", "l2tp").status());
         assertEquals(0, ctl("disable", "pptp").status());
         assertEquals(0, passgate.stop());
         passgate = lab.startPassgate("--set", "metrics.listen=127.0.0.1:9464");
@@ -312,7 +326,6 @@ class ControlPlaneIT
     }
 
     @Test
-    @Order(7)
     void cliErrorsWhenNotPermittedAndWhenNotRunning() throws Exception
     {
         final Lab.Result denied = Ctl.runAs("nobody", passgate, "status");
@@ -322,12 +335,10 @@ class ControlPlaneIT
         final Lab.Result down = ctl("status");
         assertEquals(1, down.status(), down.output());
         assertTrue(down.output().contains("passgate is not running"), down.output());
-        assertNull(null);
         assertFalse(Files.exists(passgate.runtimeDir().resolve("control.sock")), "the socket is removed on stop");
     }
 
     @Test
-    @Order(8)
     void metricsNeverOnTheWan() throws Exception
     {
         final Lab.Result r = lab.exec(lab.router(), Lab.home().resolve("bin/passgate").toString(), "--lan-if", Lab.LAN_IF,

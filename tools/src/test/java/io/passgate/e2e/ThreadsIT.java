@@ -9,13 +9,20 @@ import java.net.InetSocketAddress;
 import java.net.PortUnreachableException;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import io.passgate.counters.Counter;
 import io.passgate.counters.CountersFile;
 import io.passgate.testing.RequiresRoot;
 import io.passgate.tools.lab.Lab;
 import io.passgate.tools.lab.PassgateProcess;
+import io.passgate.nat.Protocols;
+import io.passgate.tools.peers.RawPeer;
 import io.passgate.tools.peers.Traffic;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,12 +32,85 @@ import org.junit.jupiter.api.Test;
 @RequiresRoot
 class ThreadsIT
 {
+    private static Lab lab;
+    private static PassgateProcess pg;
+
+    @BeforeAll
+    static void up() throws Exception
+    {
+        lab = Lab.create(2);
+        pg = lab.startPassgate("--set", "threads=2", "--set", "queue-base=4");
+    }
+
+    @AfterAll
+    static void down()
+    {
+        if (lab != null)
+        {
+            lab.close();
+        }
+    }
+
+    /** Review item 11: UDP 1701 is kept for L2TP with two threads (an odd port, the first shard's by rule). */
+    @Test
+    void l2tpKeepsItsPortWithTwoThreads() throws Exception
+    {
+        final Traffic.UdpResult r = Traffic.udpEcho(lab.client(1), 1701, lab.server(1), Lab.serverAddress(1), 1701, 5, 60);
+        assertEquals(5, r.echoed());
+        assertEquals(1701, r.serverSawPort(), "the LNS sees the client from 1701");
+    }
+
+    /** Review item 11: AH (no ports) passes both ways from a client of the second shard. */
+    @Test
+    void ahPassesBothWaysWithTwoThreads() throws Exception
+    {
+        final CompletableFuture<Boolean> ready = new CompletableFuture<>();
+        final CompletableFuture<List<RawPeer.Seen>> server = RawPeer.echoServer(lab.server(2), Protocols.AH, 1, 3000, ready);
+        ready.get(10, TimeUnit.SECONDS);
+        final byte[] ah = new byte[24];
+        ah[0] = 4;      // next header: IP in IP
+        ah[1] = 4;      // payload length: (24 / 4) - 2
+        ah[7] = 0x42;   // SPI
+        ah[11] = 1;     // sequence number
+        final RawPeer.Reply reply = RawPeer.exchange(lab.client(1), Protocols.AH, 0, Lab.serverAddress(2), 0, ah, 3000);
+        final List<RawPeer.Seen> seen = server.get(20, TimeUnit.SECONDS);
+        assertEquals(1, seen.size(), "the server got the AH packet");
+        assertEquals(Lab.ROUTER_WAN, seen.get(0).source());
+        assertTrue(reply.received(), "the server's AH reached the client");
+        assertEquals(24, reply.payload().length);
+    }
+
+    /**
+     * Review item 11: one UDP socket that talks to a helper port (the first shard's by rule) and to another
+     * port (its client's shard) keeps one mapping: the same external port, whichever it used first.
+     */
+    @Test
+    void oneSocketToAHelperPortAndAnotherPortKeepsOneMapping() throws Exception
+    {
+        final Traffic.UdpResult ikeFirst = Traffic.udpEcho(lab.client(1), 40500, lab.server(1), Lab.serverAddress(1), 500,
+            3, 60);
+        final Traffic.UdpResult other = Traffic.udpEcho(lab.client(1), 40500, lab.server(2), Lab.serverAddress(2), 5000,
+            3, 60);
+        assertEquals(3, ikeFirst.echoed());
+        assertEquals(3, other.echoed());
+        assertEquals(ikeFirst.serverSawPort(), other.serverSawPort(), "endpoint-independent across shards");
+        final Traffic.UdpResult otherFirst = Traffic.udpEcho(lab.client(1), 40502, lab.server(2), Lab.serverAddress(2), 5001,
+            3, 60);
+        final Traffic.UdpResult ikeSecond = Traffic.udpEcho(lab.client(1), 40502, lab.server(1), Lab.serverAddress(1), 501,
+            3, 60);
+        final Traffic.UdpResult nattSecond = Traffic.udpEcho(lab.client(1), 40502, lab.server(1), Lab.serverAddress(1), 4500,
+            3, 60);
+        assertEquals(3, otherFirst.echoed());
+        assertEquals(3, ikeSecond.echoed());
+        assertEquals(3, nattSecond.echoed());
+        assertEquals(otherFirst.serverSawPort(), nattSecond.serverSawPort(), "the helper port's packets went to the holder");
+        assertTrue(E2e.eventually(2000, () -> E2e.counter(pg, Counter.REQUEUED) >= 3), "handed between shards");
+    }
+
     @Test
     void twoShardsShareTheTrafficAndEachSessionStaysOnItsShard() throws Exception
     {
-        try (Lab lab = Lab.create(2))
         {
-            final PassgateProcess pg = lab.startPassgate("--set", "threads=2", "--set", "queue-base=4");
             for (int c = 1; c <= 2; c++)
             {
                 final Traffic.TcpResult tcp = Traffic.tcpTransfer(lab.client(c), lab.server(c), Lab.serverAddress(c),

@@ -40,6 +40,18 @@ final class Render
         }
         out.println(b);
         out.printf("NAT sessions %s of %s%n", s.get("sessions"), s.get("capacity"));
+        final Object dataplaneErrors = s.getOrDefault("dataplane-errors", "0");
+        final Object sendErrors = s.getOrDefault("send-errors", "0");
+        if (!"0".equals(String.valueOf(dataplaneErrors)) || !"0".equals(String.valueOf(sendErrors)))
+        {
+            out.printf("errors: %s dataplane fault(s)%s, %s failed send(s)%s%n", dataplaneErrors,
+                s.containsKey("last-error") ? " (last: " + s.get("last-error") + ")" : "", sendErrors,
+                s.containsKey("last-send-error") ? " (last: " + s.get("last-send-error") + ")" : "");
+        }
+        else
+        {
+            out.println("errors: none");
+        }
         if (response.containsKey("panel"))
         {
             final StringBuilder leds = new StringBuilder("status panel " + response.get("panel") + ":");

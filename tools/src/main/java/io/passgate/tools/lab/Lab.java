@@ -397,7 +397,14 @@ public final class Lab implements AutoCloseable
         }
     }
 
-    static void stop(final Process p)
+    /** Empties the state directory the lab's daemons use (remembered switches): the next start is a first start. */
+    public void resetState() throws IOException
+    {
+        deleteTree(workDir.resolve("state"));
+    }
+
+    /** Stops a process this lab spawned: SIGTERM, then SIGKILL after a grace period. */
+    public static void stop(final Process p)
     {
         if (!p.isAlive())
         {

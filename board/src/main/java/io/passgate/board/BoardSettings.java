@@ -8,25 +8,50 @@ import java.util.Set;
 
 /**
  * The {@code board.*} settings, validated: errors name the line and key (IllegalArgumentException).
+ *
+ * <p>A pin is a line of the board's GPIO chip, given by number (its offset on the chip; on a Raspberry Pi
+ * the BCM number) or by the name the chip gives it ({@code GPIO17} on a Pi). Which lines exist is checked
+ * by the provider that opens the chip.
  */
 public final class BoardSettings
 {
     static final Set<String> KEYS = Set.of("profile", "button", "button-pin", "button-active", "button-pull",
         "debounce-ms", "long-press-ms", "gpio-leds", "onboard-leds", "led-system-pin", "led-pptp-pin", "led-ipsec-pin",
-        "led-l2tp-pin");
+        "led-l2tp-pin", "gpio-chip", "on-error");
+
+    /** A pin setting: a line number, or a line name; {@code key} is the board.* key it came from. */
+    public record Line(String key, String where, int number, String name)
+    {
+        public boolean named()
+        {
+            return name != null;
+        }
+
+        /** "17" or "GPIO17". */
+        public String text()
+        {
+            return named() ? name : Integer.toString(number);
+        }
+    }
 
     final BoardProfile profile;
     final String model;
     final boolean button;
-    final int buttonPin;
+    final Line buttonPin;
     final boolean activeLow;
     final String pull;
     final long debounceMs;
     final long longPressMs;
     final boolean gpioLeds;
     final boolean onboardLeds;
-    /** LED role to BCM pin. */
-    final Map<String, Integer> ledPins = new LinkedHashMap<>();
+    /** LED role to its line. */
+    final Map<String, Line> ledPins = new LinkedHashMap<>();
+    /** board.gpio-chip: "auto", a device path, or a chip label. */
+    final String gpioChip;
+    /** board.on-error = virtual: a missing chip or line, or a busy one, falls back to the virtual board. */
+    final boolean fallBackToVirtual;
+    /** No profile and no pin set: the lines are Raspberry Pi defaults nobody chose for this board. */
+    final boolean linesGuessed;
 
     private final Map<String, String> settings;
     private final Map<String, String> origins;
@@ -61,11 +86,15 @@ public final class BoardSettings
             if (profile == null)
             {
                 throw new IllegalArgumentException(where("profile") + ": unknown profile '" + profileSetting
-                    + "' (auto, pi3, pi4, pi5, zero2w, cm4)");
+                    + "' (auto, " + BoardProfile.ids() + ")");
             }
         }
+        final java.util.List<Integer> defaults = profile == null
+            ? java.util.List.of(BoardProfile.BUTTON_PIN, BoardProfile.LED_SYSTEM_PIN, BoardProfile.LED_PPTP_PIN,
+                BoardProfile.LED_IPSEC_PIN, BoardProfile.LED_L2TP_PIN)
+            : profile.lines();
         button = bool("button", true);
-        buttonPin = pin("button-pin", BoardProfile.BUTTON_PIN);
+        buttonPin = pin("button-pin", defaults.get(0));
         activeLow = choice("button-active", "low", "low", "high").equals("low");
         pull = choice("button-pull", activeLow ? "up" : "down", "up", "down", "off");
         debounceMs = number("debounce-ms", 50, 1, 1000);
@@ -74,55 +103,94 @@ public final class BoardSettings
         onboardLeds = bool("onboard-leds", false);
         if (gpioLeds)
         {
-            ledPins.put(PanelLogic.SYSTEM, pin("led-system-pin", BoardProfile.LED_SYSTEM_PIN));
-            ledPins.put(PanelLogic.PPTP, pin("led-pptp-pin", BoardProfile.LED_PPTP_PIN));
-            ledPins.put(PanelLogic.IPSEC, pin("led-ipsec-pin", BoardProfile.LED_IPSEC_PIN));
-            ledPins.put(PanelLogic.L2TP, pin("led-l2tp-pin", BoardProfile.LED_L2TP_PIN));
+            ledPins.put(PanelLogic.SYSTEM, pin("led-system-pin", defaults.get(1)));
+            ledPins.put(PanelLogic.PPTP, pin("led-pptp-pin", defaults.get(2)));
+            ledPins.put(PanelLogic.IPSEC, pin("led-ipsec-pin", defaults.get(3)));
+            ledPins.put(PanelLogic.L2TP, pin("led-l2tp-pin", defaults.get(4)));
         }
-        // conflicts: one pin, one function
-        final Map<Integer, String> used = new LinkedHashMap<>();
+        gpioChip = settings.getOrDefault("gpio-chip", "auto").strip();
+        if (gpioChip.isEmpty())
+        {
+            throw new IllegalArgumentException(where("gpio-chip") + ": must be auto, a device (/dev/gpiochipN) or a chip label");
+        }
+        fallBackToVirtual = choice("on-error", "fail", "fail", "virtual").equals("virtual");
+        linesGuessed = profile == null && settings.keySet().stream().noneMatch(k -> k.endsWith("-pin"));
+        // conflicts: one pin, one function (the same line by name and by number is found when the chip is open)
+        final Map<String, String> used = new LinkedHashMap<>();
         if (button)
         {
-            used.put(buttonPin, "button-pin");
+            used.put(buttonPin.text(), "button-pin");
         }
-        for (final Map.Entry<String, Integer> e : ledPins.entrySet())
+        for (final Map.Entry<String, Line> e : ledPins.entrySet())
         {
             final String key = "led-" + e.getKey() + "-pin";
-            final String other = used.putIfAbsent(e.getValue(), key);
+            final String other = used.putIfAbsent(e.getValue().text(), key);
             if (other != null)
             {
-                throw new IllegalArgumentException(where(key) + ": BCM " + e.getValue() + " is already board." + other);
+                throw new IllegalArgumentException(where(key) + ": " + e.getValue().text() + " is already board." + other);
             }
         }
     }
 
-    private String where(final String key)
+    /** The lines in use: the button's (when on), then each LED's. */
+    java.util.List<Line> lines()
+    {
+        final java.util.List<Line> all = new java.util.ArrayList<>();
+        if (button)
+        {
+            all.add(buttonPin);
+        }
+        all.addAll(ledPins.values());
+        return all;
+    }
+
+    /**
+     * A Raspberry Pi pin for Pi4J: a BCM number 2..27, or its line name GPIOn. IllegalArgumentException
+     * naming the key otherwise.
+     */
+    static int bcm(final Line line)
+    {
+        int n = line.number();
+        if (line.named())
+        {
+            final java.util.regex.Matcher m = java.util.regex.Pattern.compile("GPIO([0-9]{1,2})").matcher(line.name());
+            if (!m.matches())
+            {
+                throw new IllegalArgumentException(line.where() + ": Pi4J takes BCM numbers or GPIOn names (got '"
+                    + line.name() + "')");
+            }
+            n = Integer.parseInt(m.group(1));
+        }
+        if (n < BoardProfile.FIRST_PIN || n > BoardProfile.LAST_PIN)
+        {
+            throw new IllegalArgumentException(line.where() + ": BCM " + n + " is not a usable GPIO of the 40-pin header ("
+                + BoardProfile.FIRST_PIN + ".." + BoardProfile.LAST_PIN + ")");
+        }
+        return n;
+    }
+
+    String where(final String key)
     {
         return origins.getOrDefault(key, "default, key 'board." + key + "'");
     }
 
-    private int pin(final String key, final int defaultPin)
+    private Line pin(final String key, final int defaultPin)
     {
         final String value = settings.get(key);
         if (value == null)
         {
-            return defaultPin;
+            return new Line(key, where(key), defaultPin, null);
         }
-        final int pin;
-        try
+        final String v = value.strip();
+        if (v.matches("[0-9]{1,4}"))
         {
-            pin = Integer.parseInt(value.strip());
+            return new Line(key, where(key), Integer.parseInt(v), null);
         }
-        catch (final NumberFormatException e)
+        if (v.matches("[A-Za-z_][A-Za-z0-9_.\\-]{0,30}"))
         {
-            throw new IllegalArgumentException(where(key) + ": not a BCM GPIO number: '" + value + "'");
+            return new Line(key, where(key), -1, v);
         }
-        if (pin < BoardProfile.FIRST_PIN || pin > BoardProfile.LAST_PIN)
-        {
-            throw new IllegalArgumentException(where(key) + ": BCM " + pin + " is not a usable GPIO of the 40-pin header ("
-                + BoardProfile.FIRST_PIN + ".." + BoardProfile.LAST_PIN + ")");
-        }
-        return pin;
+        throw new IllegalArgumentException(where(key) + ": not a GPIO line number or line name: '" + value + "'");
     }
 
     private boolean bool(final String key, final boolean defaultValue)

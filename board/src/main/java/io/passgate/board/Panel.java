@@ -7,8 +7,6 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 import io.passgate.control.StatusSnapshot;
@@ -17,9 +15,10 @@ import io.passgate.status.StatusPanel;
 import org.tinylog.Logger;
 
 /**
- * A status panel: LEDs and a button driven by one scheduler thread ({@link #tick} every 10 ms: no thread per
- * LED). Button actions run on their own thread so a slow switch change never stalls the LEDs. A failing LED
- * is logged once and left; it never stops the gateway.
+ * A status panel: LEDs and a button driven by one loop thread ({@link #tick} every 10 ms: no thread per
+ * LED). Between ticks the loop waits on the button ({@link ButtonInput#await}), so a button that reports its
+ * edges is sampled the moment it changes. Button actions run on their own thread so a slow switch change
+ * never stalls the LEDs. A failing LED is logged once and left; it never stops the gateway.
  */
 public class Panel implements StatusPanel
 {
@@ -41,10 +40,12 @@ public class Panel implements StatusPanel
     private final boolean[] failed;
     private final boolean[] written;
     private volatile ButtonActions actions;
-    private ScheduledExecutorService scheduler;
+    private Thread loop;
+    private volatile boolean running;
+    private boolean closed;
     private ExecutorService actionThread;
     private volatile CountDownLatch pressDone;
-    private boolean buttonFailed;
+    private volatile boolean buttonFailed;
     private final Runnable onClose;
 
     public Panel(final String description, final List<Led> leds, final ButtonInput button, final PanelLogic logic,
@@ -79,19 +80,60 @@ public class Panel implements StatusPanel
     public void start(final ButtonActions buttonActions)
     {
         attach(buttonActions);
-        actionThread = Executors.newSingleThreadExecutor(r -> daemon(r, "passgate-button"));
-        scheduler = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "passgate-panel"));
-        scheduler.scheduleAtFixedRate(() ->
+        final java.util.concurrent.ThreadPoolExecutor actions = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0,
+            java.util.concurrent.TimeUnit.MILLISECONDS, new java.util.concurrent.LinkedBlockingQueue<>(),
+            r -> daemon(r, "passgate-button"));
+        actions.prestartAllCoreThreads();   // the first press does not wait for a thread to start
+        actionThread = actions;
+        running = true;
+        loop = daemon(this::run, "passgate-panel");
+        loop.start();
+    }
+
+    /** The loop: a tick, then wait for the next one, or for the button to change. */
+    private void run()
+    {
+        while (running)
         {
+            final long now = System.currentTimeMillis();
             try
             {
-                tick(System.currentTimeMillis());
+                tick(now);
             }
             catch (final RuntimeException e)
             {
                 Logger.warn("status panel: {}", e.toString());
             }
-        }, 0, TICK_MS, TimeUnit.MILLISECONDS);
+            final long wait = Math.max(1, now + TICK_MS - System.currentTimeMillis());
+            try
+            {
+                if (button != null && !buttonFailed)
+                {
+                    button.await(wait);
+                }
+                else
+                {
+                    Thread.sleep(wait);
+                }
+            }
+            catch (final InterruptedException e)
+            {
+                return;
+            }
+            catch (final Exception e)
+            {
+                buttonFailed(e);
+            }
+        }
+    }
+
+    private void buttonFailed(final Exception e)
+    {
+        if (!buttonFailed)
+        {
+            buttonFailed = true;
+            Logger.error("button read failed ({}); the button is ignored from now on", e.toString());
+        }
     }
 
     private static Thread daemon(final Runnable r, final String name)
@@ -103,20 +145,28 @@ public class Panel implements StatusPanel
 
     /**
      * Takes a new snapshot: the LEDs' patterns follow at once (what {@link #leds()} reports, so a status read
-     * after a switch change shows the new patterns); the scheduler's next tick drives the levels.
+     * after a switch change shows the new patterns), and when one changed (a switch change) the LEDs are set
+     * at once on the caller's thread instead of at the next tick; the loop's ticks drive the blinking.
      */
     @Override
     public synchronized void show(final StatusSnapshot s)
     {
         final Pattern[] before = patterns;
         final Pattern[] after = new Pattern[leds.size()];
+        boolean changed = false;
         for (int i = 0; i < after.length; i++)
         {
             after[i] = PanelLogic.pattern(leds.get(i).role(), s);
+            changed |= after[i] != before[i];
         }
         patterns = after;
+        if (changed && running)
+        {
+            updateLeds(System.currentTimeMillis());
+        }
         for (int i = 0; i < after.length; i++)
         {
+            // after the write: the LED shows the change before it is logged
             if (after[i] != before[i] && onPatternChange != null)
             {
                 onPatternChange.accept(leds.get(i).role() + " " + after[i].label());
@@ -124,7 +174,7 @@ public class Panel implements StatusPanel
         }
     }
 
-    /** One scheduler step: the button, then every LED. */
+    /** One loop step: the button, then every LED. */
     public void tick(final long nowMs)
     {
         if (button != null)
@@ -132,21 +182,27 @@ public class Panel implements StatusPanel
             boolean raw = false;
             try
             {
-                raw = button.pressed();
+                raw = !buttonFailed && button.pressed();
             }
             catch (final Exception e)
             {
-                if (!buttonFailed)
-                {
-                    buttonFailed = true;
-                    Logger.error("button read failed ({}); the button is ignored from now on", e.toString());
-                }
+                buttonFailed(e);
             }
             final PanelLogic.Press press = logic.sample(raw, nowMs);
             if (press != PanelLogic.Press.NONE)
             {
                 dispatch(press);
             }
+        }
+        updateLeds(nowMs);
+    }
+
+    /** Sets every LED to its pattern's level at {@code nowMs} (the loop's thread, or a switch change's). */
+    private synchronized void updateLeds(final long nowMs)
+    {
+        if (closed)
+        {
+            return;
         }
         final Pattern[] current = patterns;
         for (int i = 0; i < leds.size(); i++)
@@ -241,12 +297,13 @@ public class Panel implements StatusPanel
     @Override
     public void close()
     {
-        if (scheduler != null)
+        running = false;
+        if (loop != null)
         {
-            scheduler.shutdownNow();
+            loop.interrupt();
             try
             {
-                scheduler.awaitTermination(1, TimeUnit.SECONDS);
+                loop.join(2000);
             }
             catch (final InterruptedException e)
             {
@@ -256,6 +313,10 @@ public class Panel implements StatusPanel
         if (actionThread != null)
         {
             actionThread.shutdownNow();
+        }
+        synchronized (this)
+        {
+            closed = true;
         }
         for (int i = 0; i < leds.size(); i++)
         {

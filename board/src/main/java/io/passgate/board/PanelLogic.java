@@ -6,9 +6,12 @@ import io.passgate.control.StatusSnapshot;
  * The board's decisions, apart from any I/O and driven by the caller's clock: the button's debouncing and
  * short/long press, and the pattern each LED shows for a status snapshot.
  *
- * <p>Button: the raw level must hold for {@code debounceMs} before it counts (bounces never do). A press
- * that holds {@code longPressMs} fires a long press at that moment; its release then fires nothing. A press
- * released sooner fires a short press on release. So one press gives exactly one action.
+ * <p>Button: a press counts once the raw level has held for {@code debounceMs} (shorter pulses, bounces,
+ * never do). A press that holds {@code longPressMs} fires a long press at that moment. A counted press ends
+ * at the first released sample, and a short press fires right there, on the release edge, not a debounce
+ * time later: that is what lets a press reach the switch and the LEDs within a few milliseconds. Contact
+ * again within {@code debounceMs} of a release is a bounce of the same press, never a new one. So one press
+ * gives exactly one action, and the release of a long press none.
  */
 public final class PanelLogic
 {
@@ -33,7 +36,9 @@ public final class PanelLogic
     private boolean candidate;
     private long candidateSince;
     private long pressedAt;
-    private boolean longFired;
+    /** The current (or last) press has fired its action. */
+    private boolean acted = true;
+    private long releasedAt = Long.MIN_VALUE / 2;
 
     public PanelLogic(final long debounceMs, final long longPressMs)
     {
@@ -44,27 +49,42 @@ public final class PanelLogic
     /** One sample of the button's raw level (true = pressed) at {@code nowMs}. */
     public Press sample(final boolean pressed, final long nowMs)
     {
+        if (stable && !pressed)
+        {
+            // the release edge of a counted press: acts now
+            stable = false;
+            candidate = false;
+            candidateSince = nowMs;
+            releasedAt = nowMs;
+            if (!acted)
+            {
+                acted = true;
+                return Press.SHORT;
+            }
+            return Press.NONE;
+        }
+        if (!stable && pressed && nowMs - releasedAt < debounceMs)
+        {
+            // contact again right after a release: a bounce of that press, which has acted already
+            stable = true;
+            candidate = true;
+            candidateSince = nowMs;
+            return Press.NONE;
+        }
         if (pressed != candidate)
         {
             candidate = pressed;
             candidateSince = nowMs;
         }
-        if (candidate != stable && nowMs - candidateSince >= debounceMs)
+        if (candidate && !stable && nowMs - candidateSince >= debounceMs)
         {
-            stable = candidate;
-            if (stable)
-            {
-                pressedAt = candidateSince;
-                longFired = false;
-            }
-            else if (!longFired)
-            {
-                return Press.SHORT;
-            }
+            stable = true;
+            pressedAt = candidateSince;
+            acted = false;
         }
-        if (stable && !longFired && nowMs - pressedAt >= longPressMs)
+        if (stable && !acted && nowMs - pressedAt >= longPressMs)
         {
-            longFired = true;
+            acted = true;
             return Press.LONG;
         }
         return Press.NONE;

@@ -17,6 +17,7 @@ import com.pi4j.io.gpio.digital.DigitalState;
 import com.pi4j.io.gpio.digital.PullResistance;
 import com.pi4j.plugin.gpiod.provider.gpio.digital.GpioDDigitalInputProvider;
 import com.pi4j.plugin.gpiod.provider.gpio.digital.GpioDDigitalOutputProvider;
+import io.passgate.status.PanelUnavailableException;
 import io.passgate.status.StatusPanel;
 import io.passgate.status.StatusPanelProvider;
 import org.tinylog.Logger;
@@ -37,11 +38,12 @@ public final class Pi4jPanelProvider implements StatusPanelProvider
         return "pi4j";
     }
 
+    /** On a Raspberry Pi passgate knows (its device-tree model), with a GPIO chip. */
     @Override
     public boolean availableHere()
     {
-        final String model = BoardProfile.detectModel(MODEL);
-        return model != null && model.startsWith("Raspberry Pi") && Files.exists(Path.of("/dev/gpiochip0"));
+        final BoardProfile profile = BoardProfile.forModel(BoardProfile.detectModel(MODEL));
+        return profile != null && profile.raspberryPi() && Files.exists(Path.of("/dev/gpiochip0"));
     }
 
     @Override
@@ -62,16 +64,37 @@ public final class Pi4jPanelProvider implements StatusPanelProvider
         }
     }
 
+    /** A Pi4J I/O; Pi4J's failure (the line is held by another process, no chip) named by the key. */
+    private static <T extends com.pi4j.io.IO<?, ?, ?>> T create(final Context context,
+        final com.pi4j.io.IOConfig<?> config, final IOType type, final BoardSettings.Line line, final int pin)
+    {
+        try
+        {
+            return context.create(config, type);
+        }
+        catch (final RuntimeException e)
+        {
+            throw new PanelUnavailableException(line.where() + ": Pi4J cannot open BCM " + pin + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Builds the panel on a given Pi4J context (the mock one in tests). */
     static Panel create(final BoardSettings s, final Context context, final Path ledsRoot, final boolean shutdownContext)
     {
         final List<Panel.Led> leds = new ArrayList<>();
-        for (final Map.Entry<String, Integer> e : s.ledPins.entrySet())
+        final Map<String, Integer> bcm = new java.util.LinkedHashMap<>();
+        for (final Map.Entry<String, BoardSettings.Line> e : s.ledPins.entrySet())
         {
+            bcm.put(e.getKey(), BoardSettings.bcm(e.getValue()));
+        }
+        final int buttonBcm = s.button ? BoardSettings.bcm(s.buttonPin) : -1;
+        for (final Map.Entry<String, BoardSettings.Line> e : s.ledPins.entrySet())
+        {
+            final int pin = bcm.get(e.getKey());
             final DigitalOutputConfigBuilder config = DigitalOutput.newConfigBuilder(context)
-                .id("passgate-led-" + e.getKey()).name("passgate " + e.getKey() + " LED").address(e.getValue())
+                .id("passgate-led-" + e.getKey()).name("passgate " + e.getKey() + " LED").address(pin)
                 .initial(DigitalState.LOW).shutdown(DigitalState.LOW);
-            final DigitalOutput out = context.create(config.build(), IOType.DIGITAL_OUTPUT);
+            final DigitalOutput out = create(context, config.build(), IOType.DIGITAL_OUTPUT, e.getValue(), pin);
             leds.add(new Panel.Led(e.getKey(), new LedOutput()
             {
                 @Override
@@ -83,7 +106,7 @@ public final class Pi4jPanelProvider implements StatusPanelProvider
                 @Override
                 public String where()
                 {
-                    return "BCM " + e.getValue();
+                    return "BCM " + pin;
                 }
 
                 @Override
@@ -93,35 +116,19 @@ public final class Pi4jPanelProvider implements StatusPanelProvider
                 }
             }));
         }
-        if (s.onboardLeds && s.profile != null)
-        {
-            // ACT shows the system pattern, PWR (where the board has one) all passthrough together
-            final List<String> names = s.profile.onboardLeds();
-            for (int i = 0; i < names.size() && i < 2; i++)
-            {
-                try
-                {
-                    leds.add(new Panel.Led(i == 0 ? PanelLogic.SYSTEM : PanelLogic.PASSTHROUGH,
-                        new SysfsLed(ledsRoot, names.get(i))));
-                }
-                catch (final java.io.IOException ex)
-                {
-                    Logger.warn("on-board LED {} not usable: {}", names.get(i), ex.getMessage());
-                }
-            }
-        }
+        SysfsLed.addOnboard(s, ledsRoot, leds);
         ButtonInput button = null;
         if (s.button)
         {
             final DigitalInputConfigBuilder config = DigitalInput.newConfigBuilder(context).id("passgate-button")
-                .name("passgate button").address(s.buttonPin)
+                .name("passgate button").address(buttonBcm)
                 .pull(switch (s.pull)
                 {
                     case "up" -> PullResistance.PULL_UP;
                     case "down" -> PullResistance.PULL_DOWN;
                     default -> PullResistance.OFF;
                 });
-            final DigitalInput in = context.create(config.build(), IOType.DIGITAL_INPUT);
+            final DigitalInput in = create(context, config.build(), IOType.DIGITAL_INPUT, s.buttonPin, buttonBcm);
             final boolean activeLow = s.activeLow;
             button = new ButtonInput()
             {
@@ -139,8 +146,8 @@ public final class Pi4jPanelProvider implements StatusPanelProvider
             };
         }
         final String description = (s.model == null ? "board" : s.model) + " (profile "
-            + (s.profile == null ? "none" : s.profile.id()) + ", Pi4J GpioD; button " + (s.button ? "BCM " + s.buttonPin : "off")
-            + ", LEDs " + s.ledPins + (s.onboardLeds ? " + on-board" : "") + ")";
+            + (s.profile == null ? "none" : s.profile.id()) + ", Pi4J GpioD; button " + (s.button ? "BCM " + buttonBcm : "off")
+            + ", LEDs " + bcm + (s.onboardLeds ? " + on-board" : "") + ")";
         return new Panel(description, leds, button, new PanelLogic(s.debounceMs, s.longPressMs),
             change -> Logger.info("LED {}", change), shutdownContext ? context::shutdown : null);
     }

@@ -30,6 +30,31 @@ public final class SysfsLed implements LedOutput
         Files.writeString(dir.resolve("trigger"), "none");
     }
 
+    /**
+     * With board.onboard-leds = on and a profile: the board's on-board LEDs join {@code leds}, ACT showing
+     * the system pattern, PWR (where the board has one) all passthrough together. One that cannot be used
+     * is logged and left out.
+     */
+    static void addOnboard(final BoardSettings s, final Path ledsRoot, final java.util.List<Panel.Led> leds)
+    {
+        if (!s.onboardLeds || s.profile == null)
+        {
+            return;
+        }
+        final java.util.List<String> names = s.profile.onboardLeds();
+        for (int i = 0; i < names.size() && i < 2; i++)
+        {
+            try
+            {
+                leds.add(new Panel.Led(i == 0 ? PanelLogic.SYSTEM : PanelLogic.PASSTHROUGH, new SysfsLed(ledsRoot, names.get(i))));
+            }
+            catch (final IOException ex)
+            {
+                org.tinylog.Logger.warn("on-board LED {} not usable: {}", names.get(i), ex.getMessage());
+            }
+        }
+    }
+
     @Override
     public void set(final boolean on) throws IOException
     {

@@ -96,6 +96,33 @@ class PanelLogicTest
         assertEquals(List.of(PanelLogic.Press.SHORT), presses, "60 ms is a press");
     }
 
+    @Test
+    void aShortPressActsOnItsReleaseEdgeNotADebounceLater()
+    {
+        hold(true, 100);
+        assertEquals(List.of(), presses, "a press alone does nothing yet");
+        now += 1;
+        assertEquals(PanelLogic.Press.SHORT, logic.sample(false, now), "the first released sample is the press");
+        hold(false, 100);
+        assertEquals(List.of(), presses, "and nothing after it");
+    }
+
+    @Test
+    void contactRightAfterAReleaseIsABounceOfThatPress()
+    {
+        hold(true, 200);
+        hold(false, 10);
+        assertEquals(List.of(PanelLogic.Press.SHORT), presses);
+        hold(true, 30);      // back in contact 10 ms after the release, for 30 ms
+        hold(false, 10);
+        hold(true, 20);
+        hold(false, 300);
+        assertEquals(List.of(PanelLogic.Press.SHORT), presses, "release bounces, however long, are the same press");
+        hold(true, 100);
+        hold(false, 100);
+        assertEquals(List.of(PanelLogic.Press.SHORT, PanelLogic.Press.SHORT), presses, "a new press after the debounce time");
+    }
+
     private static StatusSnapshot snapshot(final boolean alive, final String fault, final Switches s, final long pptp,
         final long ipsec, final long l2tp)
     {

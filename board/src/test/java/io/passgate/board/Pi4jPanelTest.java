@@ -233,6 +233,13 @@ class Pi4jPanelTest
         assertEquals("mmc0", Files.readString(dir.resolve("leds/ACT/trigger")), "restored on stop");
     }
 
+    private static Map<String, String> texts(final Map<String, BoardSettings.Line> lines)
+    {
+        final Map<String, String> m = new java.util.LinkedHashMap<>();
+        lines.forEach((k, v) -> m.put(k, v.text()));
+        return m;
+    }
+
     @Test
     void profilesAndPinErrors() throws Exception
     {
@@ -245,16 +252,30 @@ class Pi4jPanelTest
         assertEquals(List.of("ACT"), zero.profile.onboardLeds(), "the Zero 2 W has no PWR LED");
         assertEquals("cm4", BoardProfile.forModel("Raspberry Pi Compute Module 4 Rev 1.0").id());
         assertEquals("pi3", BoardProfile.forModel("Raspberry Pi 3 Model B Plus Rev 1.3").id());
-        assertEquals(Map.of("system", 27, "pptp", 22, "ipsec", 23, "l2tp", 24), zero.ledPins);
+        assertEquals(Map.of("system", "27", "pptp", "22", "ipsec", "23", "l2tp", "24"), texts(zero.ledPins));
 
         final Map<String, String> origin = Map.of("led-pptp-pin", "passgate.conf line 9, key 'board.led-pptp-pin'",
             "button-pin", "passgate.conf line 8, key 'board.button-pin'");
         final String unknown = assertThrows(IllegalArgumentException.class,
-            () -> new BoardSettings(Map.of("led-pptp-pin", "40"), origin, dir.resolve("model"), true)).getMessage();
-        assertTrue(unknown.startsWith("passgate.conf line 9, key 'board.led-pptp-pin': BCM 40 is not a usable GPIO"), unknown);
+            () -> panel(Map.of("led-pptp-pin", "40"))).getMessage();
+        assertTrue(unknown.startsWith("key 'board.led-pptp-pin'") || unknown.contains("board.led-pptp-pin': BCM 40 is not a usable GPIO"),
+            unknown);
+        final String unknownWithOrigin = assertThrows(IllegalArgumentException.class,
+            () -> BoardSettings.bcm(new BoardSettings(Map.of("led-pptp-pin", "40"), origin, dir.resolve("model"), true)
+                .ledPins.get("pptp"))).getMessage();
+        assertTrue(unknownWithOrigin.startsWith("passgate.conf line 9, key 'board.led-pptp-pin': BCM 40 is not a usable GPIO"),
+            unknownWithOrigin);
         final String conflict = assertThrows(IllegalArgumentException.class,
             () -> new BoardSettings(Map.of("led-pptp-pin", "17"), origin, dir.resolve("model"), true)).getMessage();
-        assertTrue(conflict.contains("BCM 17 is already board.button-pin"), conflict);
+        assertTrue(conflict.contains("17 is already board.button-pin"), conflict);
+        assertEquals(17, BoardSettings.bcm(new BoardSettings(Map.of("button-pin", "GPIO17"), origin, dir.resolve("model"), true)
+            .buttonPin), "a Pi line name is its BCM number");
+        assertTrue(assertThrows(IllegalArgumentException.class,
+            () -> BoardSettings.bcm(new BoardSettings(Map.of("button-pin", "PH2"), origin, dir.resolve("model"), true)
+                .buttonPin)).getMessage().contains("Pi4J takes BCM numbers or GPIOn names"));
+        assertTrue(assertThrows(IllegalArgumentException.class,
+            () -> new BoardSettings(Map.of("button-pin", "17 18"), origin, dir.resolve("model"), true)).getMessage()
+            .startsWith("passgate.conf line 8, key 'board.button-pin': not a GPIO line number or line name"));
         assertTrue(assertThrows(IllegalArgumentException.class,
             () -> new BoardSettings(Map.of("profile", "pi9"), Map.of(), dir.resolve("model"), true)).getMessage()
             .contains("unknown profile 'pi9'"));

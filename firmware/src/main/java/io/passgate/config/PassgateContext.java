@@ -188,7 +188,7 @@ public final class PassgateContext
             passthrough.put(name, v.bool(PASSTHROUGH_PREFIX + name));
         }
         controlGroup = v.text(CONTROL_GROUP_PROP_NAME);
-        board = v.choice(BOARD_PROP_NAME, "auto", "none", "virtual", "pi4j");
+        board = v.choice(BOARD_PROP_NAME, "auto", "none", "virtual", "pi4j", "gpio");
 
         wanAddress = v.address(WAN_ADDRESS_PROP_NAME, wanInterface, resolver)[0];
         final int[] lan = v.address(LAN_ADDRESS_PROP_NAME, lanInterface, resolver);

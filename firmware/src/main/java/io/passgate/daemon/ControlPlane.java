@@ -89,9 +89,13 @@ public final class ControlPlane implements ButtonActions
         return apply(next, protocol + " " + Switches.onOff(on));
     }
 
+    /**
+     * Applies the switches to every shard, shows them (API, metrics, LEDs), then saves them. Saving last keeps
+     * the file's fsync (tens of milliseconds on an SD card) out of what a button press waits for; if the save
+     * fails the change is in force but not remembered, which the IOException reports.
+     */
     private Switches apply(final Switches next, final String why) throws IOException
     {
-        store.save(next);
         final Switches previous = switches;
         switches = next;
         applyToShards(next);
@@ -104,6 +108,14 @@ public final class ControlPlane implements ButtonActions
         if (!next.equals(previous))
         {
             Logger.info("passthrough {}: {}", why, next);
+        }
+        try
+        {
+            store.save(next);
+        }
+        catch (final IOException e)
+        {
+            throw new IOException("switches changed but not saved (they are lost on restart): " + e.getMessage(), e);
         }
         return next;
     }

@@ -21,6 +21,7 @@ import io.passgate.nat.Helper;
 import io.passgate.config.PassgateContext;
 import io.passgate.control.SwitchStore;
 import io.passgate.control.Switches;
+import io.passgate.status.PanelUnavailableException;
 import io.passgate.status.StatusPanel;
 import io.passgate.status.StatusPanelProvider;
 import io.passgate.counters.Counter;
@@ -249,51 +250,108 @@ public final class Daemon implements AutoCloseable
         };
     }
 
-    /** Finds the status panel (ServiceLoader) the board setting asks for; a bad board setting fails the start. */
+    /**
+     * Finds the status panel (ServiceLoader) the board setting asks for. {@code auto}: Pi4J on a recognised
+     * Raspberry Pi, else passgate's own GPIO binding where a GPIO chip exists, else the virtual board; a board
+     * that turns out unusable here (missing chip or line, a line held by another process) is logged and the
+     * next one tried. A named board: such a problem fails the start, naming the key, unless
+     * {@code board.on-error = virtual}. A bad board setting always fails the start.
+     */
     private void startPanel() throws IOException
     {
-        if (ctx.board().equals("none"))
+        final String board = ctx.board();
+        if (board.equals("none"))
         {
             return;
         }
-        StatusPanelProvider chosen = null;
-        final List<String> found = new ArrayList<>();
+        final Map<String, StatusPanelProvider> installed = new LinkedHashMap<>();
         for (final StatusPanelProvider provider : ServiceLoader.load(StatusPanelProvider.class))
         {
-            found.add(provider.id());
-            if (ctx.board().equals(provider.id()) || (ctx.board().equals("auto") && provider.availableHere()
-                && (chosen == null || provider.id().equals("pi4j"))))
+            installed.putIfAbsent(provider.id(), provider);
+        }
+        final List<StatusPanelProvider> candidates = new ArrayList<>();
+        final boolean auto = board.equals("auto");
+        if (auto)
+        {
+            for (final String id : List.of("pi4j", "gpio", "virtual"))
             {
-                chosen = provider;
+                final StatusPanelProvider p = installed.get(id);
+                if (p != null && p.availableHere())
+                {
+                    candidates.add(p);
+                }
+            }
+            if (candidates.isEmpty())
+            {
+                Logger.info("no status panel (found {})", installed.keySet());
+                return;
             }
         }
-        if (chosen == null)
+        else
         {
-            if (!ctx.board().equals("auto"))
+            final StatusPanelProvider p = installed.get(board);
+            if (p == null)
             {
-                throw new IOException("board = " + ctx.board() + " but no such status panel is installed (found: "
-                    + found + ")");
+                throw new IOException("board = " + board + " but no such status panel is installed (found: "
+                    + installed.keySet() + ")");
             }
-            Logger.info("no status panel (found {})", found);
-            return;
+            candidates.add(p);
+            if (!board.equals("virtual") && "virtual".equals(ctx.boardSettings().get("on-error"))
+                && installed.containsKey("virtual"))
+            {
+                candidates.add(installed.get("virtual"));
+            }
         }
-        try
+        for (int i = 0; i < candidates.size() && panel == null; i++)
         {
-            panel = chosen.create(ctx.boardSettings(), ctx.boardOrigins());
-            panel.start(control);
-        }
-        catch (final IllegalArgumentException e)
-        {
-            throw new IOException("board settings: " + e.getMessage(), e);
-        }
-        catch (final Exception e)
-        {
-            Logger.error("status panel {} failed to start ({}); the gateway runs without it", chosen.id(), e.toString());
-            panel = null;
-            return;
+            final StatusPanelProvider chosen = candidates.get(i);
+            final boolean last = i == candidates.size() - 1;
+            StatusPanel created = null;
+            try
+            {
+                created = chosen.create(ctx.boardSettings(), ctx.boardOrigins());
+                created.start(control);
+                panel = created;
+            }
+            catch (final IllegalArgumentException e)
+            {
+                closeQuietly(created);
+                throw new IOException("board settings: " + e.getMessage(), e);
+            }
+            catch (final PanelUnavailableException e)
+            {
+                closeQuietly(created);
+                if (last)
+                {
+                    throw new IOException("board = " + board + ": " + e.getMessage(), e);
+                }
+                Logger.warn("status panel {} not usable here: {}; trying the {} board", chosen.id(), e.getMessage(),
+                    candidates.get(i + 1).id());
+            }
+            catch (final Exception e)
+            {
+                closeQuietly(created);
+                Logger.error("status panel {} failed to start ({}); the gateway runs without it", chosen.id(), e.toString());
+                return;
+            }
         }
         control.panel(panel);
         Logger.info("status panel: {}", panel.description());
+    }
+
+    private static void closeQuietly(final StatusPanel p)
+    {
+        if (p != null)
+        {
+            try
+            {
+                p.close();
+            }
+            catch (final RuntimeException ignore)
+            {
+                // it failed to start; nothing more to do
+            }
+        }
     }
 
     /** One control API request. */

@@ -45,6 +45,11 @@ public final class Main
         fallback is left (kernel masquerade for fail-mode=open, LAN-to-WAN blocked for closed), or
         nothing with on-stop=remove.
 
+        board = auto | pi4j | gpio | virtual | none picks the status panel (push-button and LEDs): auto takes
+        Pi4J on a Raspberry Pi, else passgate's own GPIO binding where a GPIO chip exists, else the virtual
+        board. Its board.* keys (profile, gpio-chip, button-pin, led-*-pin, ..., on-error) are listed with
+        their defaults in the sample passgate.conf.
+
         Keys and defaults:
         """;
 

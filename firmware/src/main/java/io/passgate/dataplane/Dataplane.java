@@ -10,6 +10,7 @@ import io.passgate.counters.CountersFile;
 import io.passgate.nfq.NfqueueChannel;
 import io.passgate.nfq.PacketHandler;
 import io.passgate.nfq.QueueConfig;
+import io.passgate.sys.EventFd;
 import io.passgate.sys.Linux;
 import io.passgate.sys.Poller;
 import org.agrona.ErrorHandler;
@@ -33,6 +34,7 @@ public final class Dataplane implements AutoCloseable
     private final List<DataplaneAgent> agents = new ArrayList<>();
     private final List<AgentRunner> runners = new ArrayList<>();
     private final List<Poller> pollers = new ArrayList<>();
+    private final List<EventFd> wakes = new ArrayList<>();
     private final AtomicLong errors = new AtomicLong();
     private volatile Throwable lastError;
     private volatile long lastErrorMs;
@@ -59,11 +61,15 @@ public final class Dataplane implements AutoCloseable
                 }
                 final DataplaneAgent agent = new DataplaneAgent(shard, channel, handler, counters, countersFile, clock);
                 agents.add(agent);
-                final Poller poller = new Poller(1);
-                poller.add(channel.fd(), Linux.POLLIN);
+                final Poller poller = new Poller(2);
                 pollers.add(poller);
+                final EventFd wake = new EventFd();
+                wakes.add(wake);
+                poller.add(channel.fd(), Linux.POLLIN);
+                final int wakeIndex = poller.add(wake.fd(), Linux.POLLIN);
+                agent.wakeWith(wake::signal);
                 final ErrorHandler onError = this::onError;
-                runners.add(new AgentRunner(new PollIdleStrategy(poller, idlePollMs), onError, null, agent));
+                runners.add(new AgentRunner(new PollIdleStrategy(poller, idlePollMs, wake, wakeIndex), onError, null, agent));
             }
         }
         catch (final IOException | RuntimeException e)
@@ -158,6 +164,10 @@ public final class Dataplane implements AutoCloseable
         for (final Poller poller : pollers)
         {
             poller.close();
+        }
+        for (final EventFd wake : wakes)
+        {
+            wake.close();
         }
         pollers.clear();
     }

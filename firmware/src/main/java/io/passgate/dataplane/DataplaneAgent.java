@@ -29,6 +29,9 @@ public final class DataplaneAgent implements Agent
     private final EpochClock clock;
     private final ManyToOneConcurrentArrayQueue<Runnable> commands = new ManyToOneConcurrentArrayQueue<>(256);
     private final Consumer<Runnable> runCommand = this::runCommand;
+    private volatile Runnable wake = () ->
+    {
+    };
     private volatile long lastDutyCycleMs;
     private long nextTickMs;
     private volatile Throwable lastFault;
@@ -119,10 +122,24 @@ public final class DataplaneAgent implements Agent
         return Math.max(lastFaultMs, channel.lastFaultMs());
     }
 
-    /** Runs {@code command} on this agent's thread at its next duty cycle; false when the queue is full. */
+    /**
+     * Runs {@code command} on this agent's thread at its next duty cycle, waking the thread if it idles (so a
+     * switch change applies at once, not after the idle poll's timeout); false when the queue is full.
+     */
     public boolean submit(final Runnable command)
     {
-        return commands.offer(command);
+        final boolean queued = commands.offer(command);
+        if (queued)
+        {
+            wake.run();
+        }
+        return queued;
+    }
+
+    /** What {@link #submit} calls to wake this agent's idle thread (the dataplane's eventfd). */
+    public void wakeWith(final Runnable wakeUp)
+    {
+        this.wake = wakeUp;
     }
 
     /** Epoch ms of the last periodic tick: the control plane's view of whether this shard is alive. */

@@ -28,6 +28,7 @@ public final class Errno
         def(22, "EINVAL", "Invalid argument");
         def(23, "ENFILE", "File table overflow");
         def(24, "EMFILE", "Too many open files");
+        def(25, "ENOTTY", "Not a typewriter (not a device of that kind)");
         def(28, "ENOSPC", "No space left on device");
         def(32, "EPIPE", "Broken pipe");
         def(34, "ERANGE", "Math result not representable");

@@ -188,7 +188,50 @@ public final class Linux
 
     // <asm-generic/fcntl.h>
     public static final int O_RDONLY = 0;
+    public static final int O_RDWR = 2;
+    public static final int O_NONBLOCK = 0x800;
     public static final int O_CLOEXEC = 0x80000;
+
+    // <linux/eventfd.h> (values of O_CLOEXEC and O_NONBLOCK)
+    public static final int EFD_NONBLOCK = 0x800;
+    public static final int EFD_CLOEXEC = 0x80000;
+
+    // <linux/gpio.h>: the GPIO character device, uAPI v2 (Linux 5.10+). Its structs have explicit padding
+    // and 8-byte-aligned 64-bit fields, so their layout (Structs.GPIO_*) is the same on every architecture;
+    // the ioctl numbers use the generic _IOC encoding (x86, arm, arm64; not mips/powerpc/sparc/alpha).
+    public static final int GPIO_MAX_NAME_SIZE = 32;
+    public static final int GPIO_V2_LINES_MAX = 64;
+    public static final int GPIO_V2_LINE_NUM_ATTRS_MAX = 10;
+    /** _IOR(0xB4, 0x01, struct gpiochip_info) */
+    public static final long GPIO_GET_CHIPINFO_IOCTL = 0x8044B401L;
+    /** _IOWR(0xB4, 0x05, struct gpio_v2_line_info) */
+    public static final long GPIO_V2_GET_LINEINFO_IOCTL = 0xC100B405L;
+    /** _IOWR(0xB4, 0x07, struct gpio_v2_line_request) */
+    public static final long GPIO_V2_GET_LINE_IOCTL = 0xC250B407L;
+    /** _IOWR(0xB4, 0x0E, struct gpio_v2_line_values) */
+    public static final long GPIO_V2_LINE_GET_VALUES_IOCTL = 0xC010B40EL;
+    /** _IOWR(0xB4, 0x0F, struct gpio_v2_line_values) */
+    public static final long GPIO_V2_LINE_SET_VALUES_IOCTL = 0xC010B40FL;
+    // enum gpio_v2_line_flag
+    public static final long GPIO_V2_LINE_FLAG_USED = 1L;
+    public static final long GPIO_V2_LINE_FLAG_ACTIVE_LOW = 1L << 1;
+    public static final long GPIO_V2_LINE_FLAG_INPUT = 1L << 2;
+    public static final long GPIO_V2_LINE_FLAG_OUTPUT = 1L << 3;
+    public static final long GPIO_V2_LINE_FLAG_EDGE_RISING = 1L << 4;
+    public static final long GPIO_V2_LINE_FLAG_EDGE_FALLING = 1L << 5;
+    public static final long GPIO_V2_LINE_FLAG_OPEN_DRAIN = 1L << 6;
+    public static final long GPIO_V2_LINE_FLAG_OPEN_SOURCE = 1L << 7;
+    public static final long GPIO_V2_LINE_FLAG_BIAS_PULL_UP = 1L << 8;
+    public static final long GPIO_V2_LINE_FLAG_BIAS_PULL_DOWN = 1L << 9;
+    public static final long GPIO_V2_LINE_FLAG_BIAS_DISABLED = 1L << 10;
+    public static final long GPIO_V2_LINE_FLAG_EVENT_CLOCK_REALTIME = 1L << 11;
+    // enum gpio_v2_line_attr_id
+    public static final int GPIO_V2_LINE_ATTR_ID_FLAGS = 1;
+    public static final int GPIO_V2_LINE_ATTR_ID_OUTPUT_VALUES = 2;
+    public static final int GPIO_V2_LINE_ATTR_ID_DEBOUNCE = 3;
+    // enum gpio_v2_line_event_id
+    public static final int GPIO_V2_LINE_EVENT_RISING_EDGE = 1;
+    public static final int GPIO_V2_LINE_EVENT_FALLING_EDGE = 2;
 
     // <linux/sched.h>
     public static final int CLONE_NEWNET = 0x40000000;
@@ -198,6 +241,8 @@ public final class Linux
     public static final int ENOENT = 2;
     public static final int ESRCH = 3;
     public static final int EINTR = 4;
+    public static final int EIO = 5;
+    public static final int ENXIO = 6;
     public static final int EBADF = 9;
     public static final int EAGAIN = 11;
     public static final int ENOMEM = 12;
@@ -205,7 +250,9 @@ public final class Linux
     public static final int EBUSY = 16;
     public static final int EEXIST = 17;
     public static final int ENODEV = 19;
+    public static final int ENOTDIR = 20;
     public static final int EINVAL = 22;
+    public static final int ENOTTY = 25;
     public static final int EMSGSIZE = 90;
     public static final int EPROTONOSUPPORT = 93;
     public static final int EOPNOTSUPP = 95;

@@ -47,6 +47,19 @@ final class Native
 
         int poll(@intptr_t long fds, @size_t long nfds, int timeoutMs);
 
+        @ssize_t long read(int fd, @intptr_t long buf, @size_t long len);
+
+        @ssize_t long write(int fd, @intptr_t long buf, @size_t long len);
+
+        /**
+         * ioctl(2) with one pointer argument. Declared with fixed parameters although libc's is variadic:
+         * on the supported ABIs (x86_64, arm64, 32-bit arm EABI) integer and pointer arguments of a
+         * variadic call travel exactly as fixed ones. {@code request} is an {@code unsigned long}.
+         */
+        int ioctl(int fd, @size_t long request, @intptr_t long arg);
+
+        int eventfd(int initialValue, int flags);
+
         int close(int fd);
 
         int open(String path, int flags);

@@ -44,6 +44,56 @@ public final class Structs
     // <asm-generic/poll.h> struct pollfd { int fd; short events; short revents; }
     public static final int POLLFD_SIZE = 8;
 
+    // <linux/gpio.h> (uAPI v2: the same layout on every architecture)
+    // struct gpiochip_info { char name[32]; char label[32]; u32 lines; }
+    public static final int GPIOCHIP_INFO_NAME = 0;
+    public static final int GPIOCHIP_INFO_LABEL = 32;
+    public static final int GPIOCHIP_INFO_LINES = 64;
+    public static final int GPIOCHIP_INFO_SIZE = 68;
+    // struct gpio_v2_line_attribute { u32 id; u32 padding; union { u64 flags; u64 values; u32 debounce_period_us; } }
+    public static final int GPIO_V2_LINE_ATTRIBUTE_ID = 0;
+    public static final int GPIO_V2_LINE_ATTRIBUTE_VALUE = 8;
+    public static final int GPIO_V2_LINE_ATTRIBUTE_SIZE = 16;
+    // struct gpio_v2_line_config_attribute { struct gpio_v2_line_attribute attr; u64 mask; }
+    public static final int GPIO_V2_LINE_CONFIG_ATTRIBUTE_MASK = 16;
+    public static final int GPIO_V2_LINE_CONFIG_ATTRIBUTE_SIZE = 24;
+    // struct gpio_v2_line_config { u64 flags; u32 num_attrs; u32 padding[5]; struct ..._config_attribute attrs[10]; }
+    public static final int GPIO_V2_LINE_CONFIG_FLAGS = 0;
+    public static final int GPIO_V2_LINE_CONFIG_NUM_ATTRS = 8;
+    public static final int GPIO_V2_LINE_CONFIG_ATTRS = 32;
+    public static final int GPIO_V2_LINE_CONFIG_SIZE = GPIO_V2_LINE_CONFIG_ATTRS
+        + Linux.GPIO_V2_LINE_NUM_ATTRS_MAX * GPIO_V2_LINE_CONFIG_ATTRIBUTE_SIZE;
+    // struct gpio_v2_line_request { u32 offsets[64]; char consumer[32]; struct gpio_v2_line_config config;
+    //     u32 num_lines; u32 event_buffer_size; u32 padding[5]; s32 fd; }
+    public static final int GPIO_V2_LINE_REQUEST_OFFSETS = 0;
+    public static final int GPIO_V2_LINE_REQUEST_CONSUMER = 256;
+    public static final int GPIO_V2_LINE_REQUEST_CONFIG = 288;
+    public static final int GPIO_V2_LINE_REQUEST_NUM_LINES = GPIO_V2_LINE_REQUEST_CONFIG + GPIO_V2_LINE_CONFIG_SIZE;
+    public static final int GPIO_V2_LINE_REQUEST_EVENT_BUFFER_SIZE = GPIO_V2_LINE_REQUEST_NUM_LINES + 4;
+    public static final int GPIO_V2_LINE_REQUEST_FD = GPIO_V2_LINE_REQUEST_EVENT_BUFFER_SIZE + 4 + 5 * 4;
+    public static final int GPIO_V2_LINE_REQUEST_SIZE = GPIO_V2_LINE_REQUEST_FD + 4;
+    // struct gpio_v2_line_info { char name[32]; char consumer[32]; u32 offset; u32 num_attrs; u64 flags;
+    //     struct gpio_v2_line_attribute attrs[10]; u32 padding[4]; }
+    public static final int GPIO_V2_LINE_INFO_NAME = 0;
+    public static final int GPIO_V2_LINE_INFO_CONSUMER = 32;
+    public static final int GPIO_V2_LINE_INFO_OFFSET = 64;
+    public static final int GPIO_V2_LINE_INFO_NUM_ATTRS = 68;
+    public static final int GPIO_V2_LINE_INFO_FLAGS = 72;
+    public static final int GPIO_V2_LINE_INFO_ATTRS = 80;
+    public static final int GPIO_V2_LINE_INFO_SIZE = GPIO_V2_LINE_INFO_ATTRS
+        + Linux.GPIO_V2_LINE_NUM_ATTRS_MAX * GPIO_V2_LINE_ATTRIBUTE_SIZE + 4 * 4;
+    // struct gpio_v2_line_values { u64 bits; u64 mask; }
+    public static final int GPIO_V2_LINE_VALUES_BITS = 0;
+    public static final int GPIO_V2_LINE_VALUES_MASK = 8;
+    public static final int GPIO_V2_LINE_VALUES_SIZE = 16;
+    // struct gpio_v2_line_event { u64 timestamp_ns; u32 id; u32 offset; u32 seqno; u32 line_seqno; u32 padding[6]; }
+    public static final int GPIO_V2_LINE_EVENT_TIMESTAMP_NS = 0;
+    public static final int GPIO_V2_LINE_EVENT_ID = 8;
+    public static final int GPIO_V2_LINE_EVENT_OFFSET = 12;
+    public static final int GPIO_V2_LINE_EVENT_SEQNO = 16;
+    public static final int GPIO_V2_LINE_EVENT_LINE_SEQNO = 20;
+    public static final int GPIO_V2_LINE_EVENT_SIZE = 48;
+
     public static int align(final int value, final int alignment)
     {
         return (value + alignment - 1) & -alignment;

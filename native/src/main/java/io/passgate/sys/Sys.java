@@ -20,6 +20,9 @@ public final class Sys
     private static final int OP_SENDMMSG = 7;
     private static final int OP_POLL = 8;
     private static final int OP_CONNECT = 9;
+    private static final int OP_READ = 10;
+    private static final int OP_WRITE = 11;
+    private static final int OP_IOCTL = 12;
 
     private Sys()
     {
@@ -49,6 +52,9 @@ public final class Sys
                 case OP_SENDMMSG -> LIBC.sendmmsg(fd, a, (int)b, flags);
                 case OP_POLL -> LIBC.poll(a, b, flags);
                 case OP_CONNECT -> LIBC.connect(fd, a, (int)b);
+                case OP_READ -> LIBC.read(fd, a, b);
+                case OP_WRITE -> LIBC.write(fd, a, b);
+                case OP_IOCTL -> LIBC.ioctl(fd, a, b);
                 default -> throw new IllegalArgumentException("unknown op " + op);
             };
             if (r >= 0)
@@ -100,7 +106,33 @@ public final class Sys
         return call(OP_POLL, -1, fds, nfds, timeoutMs, 0);
     }
 
+    public static long read(final int fd, final long buf, final long len)
+    {
+        return call(OP_READ, fd, buf, len, 0, 0);
+    }
+
+    public static long write(final int fd, final long buf, final long len)
+    {
+        return call(OP_WRITE, fd, buf, len, 0, 0);
+    }
+
+    /** ioctl(2) with a pointer argument: its result, or {@code -errno}. */
+    public static long ioctl(final int fd, final long request, final long arg)
+    {
+        return call(OP_IOCTL, fd, request, arg, 0, 0);
+    }
+
     // ---------------------------------------------------------------- control path: throw on failure
+
+    public static int eventfd(final int initialValue, final int flags) throws ErrnoException
+    {
+        final int fd = LIBC.eventfd(initialValue, flags);
+        if (fd < 0)
+        {
+            throw new ErrnoException("eventfd", Native.errno());
+        }
+        return fd;
+    }
 
     public static int socket(final int domain, final int type, final int protocol) throws ErrnoException
     {

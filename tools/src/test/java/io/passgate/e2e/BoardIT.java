@@ -2,8 +2,10 @@ package io.passgate.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.net.ConnectException;
 
 import io.passgate.testing.RequiresRoot;
@@ -74,6 +76,37 @@ class BoardIT
                 assertTrue(longPress.output().contains("l2tp on"), longPress.output());
                 assertTrue(E2e.eventually(3000, () -> pg.log().contains("restored to the configuration's defaults (long press)")));
             }
+        }
+    }
+
+    /**
+     * This machine has no GPIO chip: board = gpio fails the start naming the key, board.on-error = virtual
+     * falls back to the virtual board (and says why), board = auto takes the virtual board.
+     */
+    @Test
+    void gpioBoardWithoutAChipNamesTheKeyOrFallsBackToTheVirtualBoard() throws Exception
+    {
+        try (Lab lab = Lab.create(1))
+        {
+            final IOException failed = assertThrows(IOException.class, () -> lab.startPassgate("--set", "board=gpio"));
+            assertTrue(failed.getMessage().startsWith("passgate exited with 1"), failed.getMessage());
+            assertTrue(failed.getMessage().contains("cannot start: board = gpio: default, key 'board.gpio-chip': "
+                + "no header chip recognised"), failed.getMessage());
+
+            final PassgateProcess fallback = lab.startPassgate("--set", "board=gpio", "--set", "board.on-error=virtual");
+            assertTrue(Ctl.run(fallback, "status").output().contains("status panel virtual board"));
+            assertTrue(fallback.log().contains("status panel gpio not usable here: default, key 'board.gpio-chip'"),
+                fallback.log());
+            assertEquals(0, fallback.stop());
+
+            final PassgateProcess auto = lab.startPassgate("--set", "board=auto");
+            assertTrue(Ctl.run(auto, "status").output().contains("status panel virtual board"));
+            assertEquals(0, auto.stop());
+
+            final IOException badPin = assertThrows(IOException.class,
+                () -> lab.startPassgate("--set", "board=gpio", "--set", "board.on-error=virtual", "--set", "board.button-pin=17 18"));
+            assertTrue(badPin.getMessage().contains("board settings: option --set board.button-pin, key 'board.button-pin': "
+                + "not a GPIO line number or line name"), "a bad setting is never a fall-back: " + badPin.getMessage());
         }
     }
 }

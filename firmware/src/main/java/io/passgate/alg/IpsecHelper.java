@@ -393,7 +393,8 @@ public final class IpsecHelper implements Helper
      * there); other IKE and NAT-T sessions are mapped as usual and followed.
      */
     @Override
-    public int claimOutbound(final int protocol, final int src, final int sport, final int dst, final int dport)
+    public int claimOutbound(final int protocol, final int src, final int sport, final int dst, final int dport,
+        final Ipv4Header packet)
     {
         if (protocol != Protocols.UDP || (dport != IKE_PORT && dport != NATT_PORT))
         {
@@ -1083,7 +1084,7 @@ public final class IpsecHelper implements Helper
         for (int t = 0; t < maxTunnels; t++)
         {
             if (tunFlows[t] > 0 && !sink.row(helper, 0, tunClient[t], tunServer[t], tunPort[t], tunWanPort[t], tunIkeI[t],
-                tunIkeR[t], tunEspOut[t] & 0xFFFF_FFFFL, tunEspIn[t] & 0xFFFF_FFFFL, sumPacketsOut[t], sumBytesOut[t],
+                tunIkeR[t], tunEspOut[t] & 0xFFFF_FFFFL, tunEspIn[t] & 0xFFFF_FFFFL, 0, sumPacketsOut[t], sumBytesOut[t],
                 sumPacketsIn[t], sumBytesIn[t], tunCreated[t], sumLastSeen[t]))
             {
                 return;

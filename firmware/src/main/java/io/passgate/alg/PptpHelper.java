@@ -358,7 +358,8 @@ public final class PptpHelper implements Helper
 
     /** A new TCP session to port 1723 is a control connection: followed (mapped as any TCP session). */
     @Override
-    public int claimOutbound(final int protocol, final int src, final int sport, final int dst, final int dport)
+    public int claimOutbound(final int protocol, final int src, final int sport, final int dst, final int dport,
+        final Ipv4Header packet)
     {
         return protocol == Protocols.TCP && dport == PptpControl.PORT ? FOLLOW : NOT_MINE;
     }
@@ -1691,7 +1692,7 @@ public final class PptpHelper implements Helper
         {
             final int f = connFlow[c];
             if (f >= 0 && flows.inUse(f) && !sink.row(helper, KIND_CONTROL, connClient[c], connServer[c], flows.intPort(f),
-                flows.remPort(f), flows.extPort(f), 0, 0, 0, flows.packetsOut(f), flows.bytesOut(f), flows.packetsIn(f),
+                flows.remPort(f), flows.extPort(f), 0, 0, 0, 0, flows.packetsOut(f), flows.bytesOut(f), flows.packetsIn(f),
                 flows.bytesIn(f), flows.created(f), flows.lastSeen(f)))
             {
                 return;
@@ -1702,7 +1703,7 @@ public final class PptpHelper implements Helper
             final int f = callGre[k];
             final int c = callConn[k];
             if (c >= 0 && f >= 0 && flows.inUse(f) && !sink.row(helper, KIND_CALL, connClient[c], connServer[c],
-                callPns[k], callPac[k], callTrans[k], 0, 0, 0, flows.packetsOut(f), flows.bytesOut(f),
+                callPns[k], callPac[k], callTrans[k], 0, 0, 0, 0, flows.packetsOut(f), flows.bytesOut(f),
                 flows.packetsIn(f), flows.bytesIn(f), flows.created(f), flows.lastSeen(f)))
             {
                 return;

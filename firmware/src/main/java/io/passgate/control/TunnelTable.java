@@ -57,7 +57,7 @@ public final class TunnelTable implements TunnelSink
 
     @Override
     public boolean row(final int helperIndex, final int rowKind, final int rowClient, final int rowServer, final long id0,
-        final long id1, final long id2, final long id3, final long id4, final long id5, final long rowPacketsOut,
+        final long id1, final long id2, final long id3, final long id4, final long id5, final long id6, final long rowPacketsOut,
         final long rowBytesOut, final long rowPacketsIn, final long rowBytesIn, final long createdMs,
         final long lastSeenMs)
     {
@@ -77,6 +77,7 @@ public final class TunnelTable implements TunnelSink
         ids[r * IDS + 3] = id3;
         ids[r * IDS + 4] = id4;
         ids[r * IDS + 5] = id5;
+        ids[r * IDS + 6] = id6;
         packetsOut[r] = rowPacketsOut;
         bytesOut[r] = rowBytesOut;
         packetsIn[r] = rowPacketsIn;

@@ -11,8 +11,9 @@ import io.passgate.wire.Ipv4Header;
  *       engine maps as usual), pick a shared external port it serves itself, or refuse it;</li>
  *   <li>{@link #demuxInbound}: a packet to an external port the helper serves ({@link HelperSpec#sharedUdpPorts})
  *       is handed to it before any generic lookup: it tells which session it belongs to by a field it reads;</li>
- *   <li>{@link #expect}: when the filter would refuse an inbound packet to a mapping the helper follows, it may
- *       accept it as one it expects (a reply from another port, a data channel);</li>
+ *   <li>{@link #expect}: an inbound packet with no session yet, to a mapping the helper follows, before the
+ *       filter: the helper may accept it as one it expects (a reply from another port, a data channel), under
+ *       every filtering mode;</li>
  *   <li>{@link #icmpErrorInbound}/{@link #icmpErrorOutbound}: ICMP errors quoting its traffic, before any
  *       generic lookup.</li>
  * </ol>
@@ -29,6 +30,8 @@ public interface Helper
     int REFUSE = -2;
     /** {@link #claimOutbound}: the helper follows the session; the engine gives it a mapping as usual. */
     int FOLLOW = -3;
+    /** {@link #expect}: the helper expects the packet; the engine opens the session on the mapping. */
+    int EXPECTED = -4;
     /** {@link #outbound}/{@link #inbound}: the helper did not decide; the engine's verdict stands. */
     int CONTINUE = -1;
 
@@ -41,9 +44,10 @@ public interface Helper
      * (1) A new outbound TCP/UDP session from (src, sport) to (dst, dport), before any mapping: {@link #NOT_MINE},
      * {@link #FOLLOW} (the engine maps it as usual and the helper sees its packets), {@link #REFUSE}, or the
      * session the helper created itself on an external port it picked or shares
-     * ({@link HelperHost#createSession}, for its {@link HelperSpec#sharedUdpPorts}).
+     * ({@link HelperHost#createSession}, for its {@link HelperSpec#sharedUdpPorts}). {@code packet} is the
+     * session's first packet, untranslated (its transport header at {@code packet.payloadOffset()}).
      */
-    int claimOutbound(int protocol, int src, int sport, int dst, int dport);
+    int claimOutbound(int protocol, int src, int sport, int dst, int dport, Ipv4Header packet);
 
     /**
      * (2) An inbound TCP/UDP packet to an external port this helper serves ({@code ip} wraps it, untranslated):
@@ -55,11 +59,12 @@ public interface Helper
     }
 
     /**
-     * (3) An inbound packet from (src, sport) to external port {@code dport} of a mapping whose sessions the
-     * helper follows, which the filter refuses: a session the helper expects it for (created or moved through
-     * the host), or {@link #NOT_MINE}.
+     * (3) An inbound packet ({@code ip}, untranslated) with no session, to the external port of {@code mapping}
+     * whose sessions the helper follows, before the filter: {@link #EXPECTED} (the engine opens a session for it
+     * on the mapping, whatever the filtering mode; the helper sees it in {@link #inbound}) or {@link #NOT_MINE}
+     * (the filter decides).
      */
-    default int expect(final int protocol, final int mapping, final int src, final int sport, final int dport)
+    default int expect(final int mapping, final Ipv4Header ip, final int l4Offset, final int l4Length)
     {
         return NOT_MINE;
     }

@@ -380,7 +380,7 @@ public final class NatEngine
         int follower = 0;
         for (int i = 0; i < helpers.length; i++)
         {
-            final int claim = helpers[i].claimOutbound(proto, src, sport, dst, dport);
+            final int claim = helpers[i].claimOutbound(proto, src, sport, dst, dport, ip);
             if (claim == Helper.NOT_MINE)
             {
                 continue;
@@ -780,17 +780,14 @@ public final class NatEngine
             return -1;
         }
         final int follower = mappings.helper(m);
-        if (!filter.allows(m, src))
+        final boolean expected = follower != 0
+            && helpers[follower - 1].expect(m, ip, ip.payloadOffset(), ip.payloadLength()) == Helper.EXPECTED;
+        if (!expected && !filter.allows(m, src))
         {
-            final int expected = follower == 0 ? Helper.NOT_MINE : helpers[follower - 1].expect(proto, m, src, sport, dport);
-            if (expected >= 0)
-            {
-                return expected;
-            }
             unsolicited(isTcp, tcpFlags, src, sport, dport, Counter.DROP_FILTERED);
             return -1;
         }
-        if (!policy.allowsPort(proto, sport))
+        if (!expected && !policy.allowsPort(proto, sport))
         {
             counters.increment(Counter.PASSTHROUGH_REFUSED);
             return -1;

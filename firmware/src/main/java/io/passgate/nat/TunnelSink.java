@@ -7,11 +7,11 @@ package io.passgate.nat;
  */
 public interface TunnelSink
 {
-    int IDS = 6;
+    int IDS = 7;
 
     /**
      * Adds a row; {@code ids} beyond the kind's list are ignored. Returns false when the table is full.
      */
     boolean row(int helper, int kind, int client, int server, long id0, long id1, long id2, long id3, long id4,
-        long id5, long packetsOut, long bytesOut, long packetsIn, long bytesIn, long createdMs, long lastSeenMs);
+        long id5, long id6, long packetsOut, long bytesOut, long packetsIn, long bytesIn, long createdMs, long lastSeenMs);
 }

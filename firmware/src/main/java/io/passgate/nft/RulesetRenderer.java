@@ -159,6 +159,14 @@ public final class RulesetRenderer
         final String udp = join(Helpers.PASSTHROUGHS.queuedUdpPorts(), ", ");
         rules.add(new QueueRule(n + "udp dport { " + udp + " }", x + "-p udp -m multiport --dports "
             + join(Helpers.PASSTHROUGHS.queuedUdpPorts(), ","), q0, "the helpers' UDP ports: on the first queue"));
+        if ("dport".equals(tcpPort))
+        {
+            // a client's own port that a helper serves (L2TP 1701, IKE 500) towards a server's other port: an L2TP
+            // server that answered from another port (RFC 2661 8.1)
+            final int[] shared = Helpers.PASSTHROUGHS.sharedUdpPorts();
+            rules.add(new QueueRule(n + "udp sport { " + join(shared, ", ") + " }", x + "-p udp -m multiport --sports "
+                + join(shared, ","), q0, "the helpers' shared ports as a client's source: on the first queue"));
+        }
         final int[] tcp = Helpers.PASSTHROUGHS.queuedTcpPorts();
         rules.add(new QueueRule(n + "tcp " + tcpPort + (tcp.length == 1 ? " " + tcp[0] : " { " + join(tcp, ", ") + " }"),
             x + "-p tcp " + (tcp.length == 1 ? "--" + tcpPort + " " + tcp[0]

@@ -43,6 +43,11 @@ public final class UdpHeader
         return true;
     }
 
+    public MutableDirectBuffer buffer()
+    {
+        return buffer;
+    }
+
     public int error()
     {
         return error;

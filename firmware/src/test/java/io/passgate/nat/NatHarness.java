@@ -66,7 +66,7 @@ final class NatHarness
         final NatHarness h = new NatHarness(config);
         h.engine.register(new io.passgate.alg.PptpHelper(16, 64, 8, io.passgate.alg.PptpHelper.OnInvalid.RESET, 7));
         h.engine.register(new io.passgate.alg.IpsecHelper(64));
-        h.engine.register(new io.passgate.alg.L2tpHelper());
+        h.engine.register(new io.passgate.alg.L2tpHelper(64, 11));
         return h;
     }
 

@@ -83,7 +83,7 @@ class NatReviewTest
         final UnsafeBuffer ike = Packets.udp(B, 500, S1, 500, 8);
         nat.out(ike);
         assertEquals(500, Packets.sourcePort(ike), "IKE keeps 500");
-        final UnsafeBuffer l2tp = Packets.udp(B, 1701, S1, 1701, 8);
+        final UnsafeBuffer l2tp = Packets.udp(B, 1701, S1, 1701, Packets.sccrq(7));
         nat.out(l2tp);
         assertEquals(1701, Packets.sourcePort(l2tp));
         final UnsafeBuffer natt = Packets.udp(A, 4500, S1, 443, 8);
@@ -109,10 +109,12 @@ class NatReviewTest
     {
         final NatConfig base = NatConfig.defaults(WAN, NatHarness.LAN_ROUTER, 2, 1024);
         final NatHarness shard0 = NatHarness.withHelpers(base.withShard(0, 2));
-        final UnsafeBuffer l2tp = Packets.udp(A, 1701, S1, 1701, 8);
+        final UnsafeBuffer l2tp = Packets.udp(A, 1701, S1, 1701, Packets.sccrq(7));
         assertEquals(VERDICT_ACCEPT_MODIFIED, shard0.out(l2tp));
         assertEquals(1701, Packets.sourcePort(l2tp));
-        final UnsafeBuffer reply = Packets.udp(S1, 1701, WAN, 1701, 8);
+        final UnsafeBuffer reply = Packets.udp(S1, 1701, WAN, 1701, new io.passgate.wire.L2tpMessages.Control(7, 0, 0, 1)
+            .type(io.passgate.wire.L2tpHeader.SCCRP).sccrqExtras("lns").u16(io.passgate.wire.L2tpHeader.AVP_ASSIGNED_TUNNEL_ID, 9)
+            .bytes());
         assertEquals(VERDICT_ACCEPT_MODIFIED, shard0.in(reply));
         assertEquals(A, Packets.destination(reply));
     }

@@ -4,6 +4,8 @@ import java.nio.ByteOrder;
 
 import io.passgate.wire.Checksum;
 import io.passgate.wire.IcmpHeader;
+import io.passgate.wire.L2tpHeader;
+import io.passgate.wire.L2tpMessages;
 import io.passgate.wire.Ipv4Header;
 import io.passgate.wire.TcpHeader;
 import io.passgate.wire.UdpHeader;
@@ -109,6 +111,26 @@ public final class Packets
         int c = Checksum.compute(b, u, l4, pseudo);
         b.putShort(u + 6, (short)(c == 0 ? 0xFFFF : c), ByteOrder.BIG_ENDIAN);
         return b;
+    }
+
+    /** A UDP packet carrying {@code payload}, checksums valid. */
+    public static UnsafeBuffer udp(final int src, final int sport, final int dst, final int dport, final byte[] payload)
+    {
+        final UnsafeBuffer b = udp(src, sport, dst, dport, payload.length);
+        final int u = OFFSET + 20;
+        b.putBytes(u + 8, payload);
+        b.putShort(u + 6, (short)0, ByteOrder.BIG_ENDIAN);
+        final long pseudo = Checksum.pseudoHeader(src, dst, Protocols.UDP, 8 + payload.length);
+        final int c = Checksum.compute(b, u, 8 + payload.length, pseudo);
+        b.putShort(u + 6, (short)(c == 0 ? 0xFFFF : c), ByteOrder.BIG_ENDIAN);
+        return b;
+    }
+
+    /** An L2TPv2 SCCRQ assigning Tunnel ID {@code tid}: what opens an L2TP tunnel. */
+    public static byte[] sccrq(final int tid)
+    {
+        return new L2tpMessages.Control(0, 0, 0, 0).type(L2tpHeader.SCCRQ).sccrqExtras("lac")
+            .u16(L2tpHeader.AVP_ASSIGNED_TUNNEL_ID, tid).bytes();
     }
 
     public static UnsafeBuffer icmpQuery(final int src, final int dst, final int type, final int id, final int seq)

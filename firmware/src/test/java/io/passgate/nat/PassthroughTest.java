@@ -102,7 +102,7 @@ class PassthroughTest
         final UnsafeBuffer ike = Packets.udp(A, 500, S1, 500, 40);
         nat.out(ike);
         final int ext = Packets.sourcePort(ike);
-        nat.out(Packets.udp(A, 1701, S1, 1701, 40));
+        nat.out(Packets.udp(A, 1701, S1, 1701, Packets.sccrq(7)));
         nat.out(Packets.udp(A, 40000, S1, 1194, 40));
         assertEquals(1, nat.count(Counter.TUNNELS_IPSEC));
         assertEquals(1, nat.count(Counter.TUNNELS_L2TP));

@@ -208,9 +208,9 @@ public final class IpsecPeers
                     final Integer clientSpi = sas.get(spi);
                     if (clientSpi != null)
                     {
+                        echoed.incrementAndGet();   // before the answer: a client may read the count once answered
                         sendEsp(clientSpi, seq, ("echo " + text).getBytes(),
                             InetAddress.getByName(Ipv4Header.format(ip.source())));
-                        echoed.incrementAndGet();
                     }
                 }
             }

@@ -80,6 +80,7 @@ public final class L2tpHelper implements Helper
             "wan-tunnel-id", "server-tunnel-id", "sessions"))));
 
     private final int maxTunnels;
+    private boolean keepPortForAll = true;
     private HelperHost host;
     private FlowTable flows;
     private CounterSet counters;
@@ -173,7 +174,16 @@ public final class L2tpHelper implements Helper
     /** The helper as the configuration sets it up: room for a tunnel per 16 sessions. */
     public static L2tpHelper create(final PassgateContext ctx, final long seed)
     {
-        return new L2tpHelper(Math.max(64, ctx.natMaxFlows() / 16), seed ^ 0x4C32_5450L);
+        final L2tpHelper helper = new L2tpHelper(Math.max(64, ctx.natMaxFlows() / 16), seed ^ 0x4C32_5450L);
+        helper.keepPortForAll(ctx.l2tpKeepPortForAll());
+        return helper;
+    }
+
+    /** {@code l2tp.keep-port}: true (all) every client keeps 1701; false (first) only a server's first client does. */
+    public L2tpHelper keepPortForAll(final boolean all)
+    {
+        this.keepPortForAll = all;
+        return this;
     }
 
     @Override
@@ -237,6 +247,11 @@ public final class L2tpHelper implements Helper
         {
             return FOLLOW;
         }
+        if (!keepPortForAll && !onlyClient(src, dst))
+        {
+            counters.increment(Counter.L2TP_PORT_FALLBACKS);
+            return FOLLOW;   // l2tp.keep-port = first: another client has 1701 with this server
+        }
         if (l2tpv2 && msg.control() && msg.readAvps() && msg.messageType() == L2tpHeader.SCCRQ
             && !canShare(src, dst, msg.assignedTunnelIdHidden()))
         {
@@ -250,6 +265,14 @@ public final class L2tpHelper implements Helper
         }
         sharedAdded(src, dst);
         return f;
+    }
+
+    /** Whether no other client shares 1701 with {@code server}. */
+    private boolean onlyClient(final int client, final int server)
+    {
+        final long clients = serverClients.get(server);
+        final int count = (int)(clients >>> 32);
+        return count == 0 || (count == 1 && (int)clients == client);
     }
 
     /** Whether a tunnel of (client, server) moved to the server's {@code port}. */

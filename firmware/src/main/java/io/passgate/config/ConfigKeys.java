@@ -82,6 +82,8 @@ public final class ConfigKeys
     public static final String PPTP_MAX_CALLS_PER_CONNECTION_DEFAULT = "64";
     public static final String PPTP_ON_INVALID_PROP_NAME = "pptp.on-invalid";
     public static final String PPTP_ON_INVALID_DEFAULT = "reset";
+    public static final String L2TP_KEEP_PORT_PROP_NAME = "l2tp.keep-port";
+    public static final String L2TP_KEEP_PORT_DEFAULT = "all";
 
     /** passthrough.NAME for each switch a helper declares ({@code io.passgate.alg.Helpers}). */
     public static final String PASSTHROUGH_PREFIX = "passthrough.";
@@ -135,6 +137,7 @@ public final class ConfigKeys
         DEFAULTS.put(PPTP_MAX_CALLS_PROP_NAME, PPTP_MAX_CALLS_DEFAULT);
         DEFAULTS.put(PPTP_MAX_CALLS_PER_CONNECTION_PROP_NAME, PPTP_MAX_CALLS_PER_CONNECTION_DEFAULT);
         DEFAULTS.put(PPTP_ON_INVALID_PROP_NAME, PPTP_ON_INVALID_DEFAULT);
+        DEFAULTS.put(L2TP_KEEP_PORT_PROP_NAME, L2TP_KEEP_PORT_DEFAULT);
         for (final String name : Helpers.PASSTHROUGHS.names())
         {
             DEFAULTS.put(PASSTHROUGH_PREFIX + name, PASSTHROUGH_DEFAULT);

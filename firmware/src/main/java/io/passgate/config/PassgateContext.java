@@ -67,6 +67,7 @@ public final class PassgateContext
     private int pptpMaxCalls;
     private int pptpMaxCallsPerConnection;
     private boolean pptpResetOnInvalid;
+    private boolean l2tpKeepPortForAll;
     private final Map<String, Boolean> passthrough = new LinkedHashMap<>();
     private String controlGroup;
     private String metricsAddress;
@@ -183,6 +184,7 @@ public final class PassgateContext
         pptpMaxCalls = v.integer(PPTP_MAX_CALLS_PROP_NAME, 1, 65535);
         pptpMaxCallsPerConnection = v.integer(PPTP_MAX_CALLS_PER_CONNECTION_PROP_NAME, 1, 65535);
         pptpResetOnInvalid = v.choice(PPTP_ON_INVALID_PROP_NAME, "reset", "drop").equals("reset");
+        l2tpKeepPortForAll = v.choice(L2TP_KEEP_PORT_PROP_NAME, "all", "first").equals("all");
         for (final String name : Helpers.PASSTHROUGHS.names())
         {
             passthrough.put(name, v.bool(PASSTHROUGH_PREFIX + name));
@@ -408,6 +410,16 @@ public final class PassgateContext
     public boolean pptpResetOnInvalid()
     {
         return pptpResetOnInvalid;
+    }
+
+    /**
+     * {@code l2tp.keep-port}: every client keeps UDP 1701 towards a server ({@code all}, RFC 2661's demultiplexing by
+     * Tunnel ID), or only the first client to each server does and the later ones get their own port
+     * ({@code first}, for an LNS that tells tunnels apart by address and port).
+     */
+    public boolean l2tpKeepPortForAll()
+    {
+        return l2tpKeepPortForAll;
     }
 
     /** Each passthrough switch's configured default (passthrough.NAME), by switch name. */

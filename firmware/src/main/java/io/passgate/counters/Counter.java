@@ -104,7 +104,7 @@ public enum Counter
     L2TP_CONTROL_MESSAGES("L2TP control messages read"),
     L2TP_TUNNEL_IDS_TRANSLATED("L2TP Tunnel IDs rewritten (a second client to one server with the same ID)"),
     L2TP_SERVER_PORT_MOVES("L2TP tunnels moved to the port their server answered from (RFC 2661 8.1)"),
-    L2TP_PORT_FALLBACKS("L2TP clients given their own WAN port: a hidden Assigned Tunnel ID that could clash on 1701"),
+    L2TP_PORT_FALLBACKS("L2TP clients given their own WAN port: a hidden Assigned Tunnel ID that could clash on 1701, or l2tp.keep-port = first"),
     L2TP_HIDDEN_IDS_LEARNT("hidden L2TP Tunnel IDs learnt from the server's answer"),
     L2TP_TUNNELS_ADOPTED("L2TP tunnels taken up mid-way (the server's only client on 1701, e.g. after a restart)"),
     L2TP_RETRANSMISSIONS("L2TP control messages seen again (same Ns): nothing changed twice"),

@@ -267,6 +267,35 @@ class L2tpHelperTest
         assertEquals(2, l2tp.liveTunnels());
     }
 
+    /** l2tp.keep-port = first: the server's first client keeps 1701, the next gets its own port; both work. */
+    @Test
+    void keepPortFirstGivesLaterClientsTheirOwnPort()
+    {
+        start();
+        l2tp.keepPortForAll(false);
+        open(C1, 5, PORT, 100);
+        final UnsafeBuffer q = udp(C2, PORT, SERVER, PORT, sccrq(5));
+        assertEquals(VERDICT_ACCEPT_MODIFIED, out(q));
+        final int port = Packets.sourcePort(q);
+        assertNotEquals(PORT, port, "the second client to that server gets its own port");
+        assertEquals(5, assignedTunnelId(q), "its own port: no ID to translate");
+        assertEquals(1, counters.get(Counter.L2TP_PORT_FALLBACKS));
+        final UnsafeBuffer p = udp(SERVER, PORT, WAN, port, sccrp(5, 200));
+        assertEquals(VERDICT_ACCEPT_MODIFIED, in(p));
+        assertEquals(C2, Packets.destination(p));
+        final UnsafeBuffer d1 = udp(SERVER, PORT, WAN, PORT, L2tpMessages.data(5, 1, new byte[] {1}));
+        assertEquals(VERDICT_ACCEPT_MODIFIED, in(d1));
+        assertEquals(C1, Packets.destination(d1));
+        final UnsafeBuffer d2 = udp(SERVER, PORT, WAN, port, L2tpMessages.data(5, 1, new byte[] {2}));
+        assertEquals(VERDICT_ACCEPT_MODIFIED, in(d2));
+        assertEquals(C2, Packets.destination(d2));
+        assertEquals(2, l2tp.liveTunnels());
+        // another server: the first client there keeps 1701 again
+        final UnsafeBuffer other = udp(C2, PORT, SERVER2, PORT, sccrq(5));
+        assertEquals(VERDICT_ACCEPT_MODIFIED, out(other));
+        assertEquals(PORT, Packets.sourcePort(other));
+    }
+
     @Test
     void stopCcnEndsTheTunnelAfterItsLingerAndCdnEndsASession()
     {

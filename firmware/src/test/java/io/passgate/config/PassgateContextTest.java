@@ -43,6 +43,7 @@ class PassgateContextTest
         assertEquals(7440, ctx.natTcpEstablishedTimeoutS());
         assertEquals(8 << 20, ctx.queueReceiveBuffer());
         assertEquals(PassgateContext.Filtering.ADDRESS_DEPENDENT, ctx.natFiltering());
+        assertTrue(ctx.l2tpKeepPortForAll(), "l2tp.keep-port = all by default");
         assertEquals("203.0.113.7 (auto from eth1)", ctx.effective().get("wan-address"));
     }
 
@@ -53,7 +54,7 @@ class PassgateContextTest
             "# a comment", "", "lan-interface = eth0   # trailing comment", "wan-interface=eth1",
             "wan-address = 198.51.100.2", "fail-mode = closed", "threads = 2", "queue-receive-buffer = 16M",
             "nat.port-range = 20000-29999", "nat.filtering = endpoint-independent", "nat.mss-clamp = 1400",
-            "mode = forward", "hairpin-mark = 0x200000");
+            "mode = forward", "hairpin-mark = 0x200000", "l2tp.keep-port = first");
         assertEquals(Ipv4Header.parse("198.51.100.2"), ctx.wanAddress());
         assertFalse(ctx.failOpen());
         assertFalse(ctx.translate());
@@ -64,6 +65,7 @@ class PassgateContextTest
         assertEquals(1400, ctx.natMssClamp());
         assertEquals(0x200000, ctx.hairpinMark());
         assertEquals(PassgateContext.Filtering.ENDPOINT_INDEPENDENT, ctx.natFiltering());
+        assertFalse(ctx.l2tpKeepPortForAll());
     }
 
     @Test

@@ -19,6 +19,7 @@ import io.passgate.testing.RequiresRoot;
 import io.passgate.tools.lab.Lab;
 import io.passgate.tools.lab.PassgateProcess;
 import io.passgate.nat.Protocols;
+import io.passgate.tools.peers.L2tpPeers;
 import io.passgate.tools.peers.RawPeer;
 import io.passgate.tools.peers.Traffic;
 import org.junit.jupiter.api.AfterAll;
@@ -55,9 +56,21 @@ class ThreadsIT
     @Test
     void l2tpKeepsItsPortWithTwoThreads() throws Exception
     {
-        final Traffic.UdpResult r = Traffic.udpEcho(lab.client(1), 1701, lab.server(1), Lab.serverAddress(1), 1701, 5, 60);
-        assertEquals(5, r.echoed());
-        assertEquals(1701, r.serverSawPort(), "the LNS sees the client from 1701");
+        try (L2tpPeers.Server lns = Lab.inNamespace(lab.server(1), 10_000, () -> new L2tpPeers.Server(L2tpPeers.PORT));
+            L2tpPeers.Client lac = Lab.inNamespace(lab.client(1), 10_000,
+                () -> new L2tpPeers.Client(Lab.serverAddress(1), 33)))
+        {
+            assertTrue(lac.open(), "the tunnel opens");
+            for (int i = 0; i < 5; i++)
+            {
+                assertEquals("echo " + i, lac.echo(Integer.toString(i), 3000));
+            }
+            assertEquals(Lab.ROUTER_WAN + ":1701", lns.opened().get(0).source(), "the LNS sees the client from 1701");
+            for (final String source : lns.sources())
+            {
+                assertEquals(Lab.ROUTER_WAN + ":1701", source);
+            }
+        }
     }
 
     /** Review item 11: AH (no ports) passes both ways from a client of the second shard. */

@@ -49,8 +49,11 @@ import org.agrona.concurrent.UnsafeBuffer;
  * ESP, its SA-creating IKE message) is <em>held</em> (copied, dropped from the queue) and sent on when the
  * first is bound or its wait is over, so an inbound SPI is never guessed. With no client waiting, an unknown
  * inbound SPI goes to the server's only IPsec client, else it is dropped and counted, until the client sends on
- * that SA. ESP security associations expire after {@link #ESP_TIMEOUT_MS} idle. AH passes as address-only NAT,
- * one client per server (it authenticates the addresses, so it cannot cross a NAT anyway).
+ * that SA: a client sending on an SA whose inbound SPI is still unknown (the server did not answer within the
+ * wait) waits again when nobody waits on that server and nothing is held for it (a running wait is not
+ * extended, so the others' turns still come). ESP security associations expire after {@link #ESP_TIMEOUT_MS}
+ * idle. AH passes as address-only NAT, one client per server (it authenticates the addresses, so it cannot
+ * cross a NAT anyway).
  */
 public final class IpsecHelper implements Helper
 {
@@ -592,6 +595,11 @@ public final class IpsecHelper implements Helper
                 counters.increment(Counter.IPSEC_ESP_OUT);
                 return PacketHandler.VERDICT_ACCEPT_MODIFIED;
             }
+        }
+        else if (flows.extPort(f) == 0 && waiting.get(server) == NONE && awaitTurn(server, client, f))
+        {
+            // the server has not answered this SA yet and its wait ran out: the next unknown SPI is its again
+            counters.increment(Counter.IPSEC_WAITS_AGAIN);
         }
         host.touchOutbound(f, ip);
         ip.source(host.wanAddress());

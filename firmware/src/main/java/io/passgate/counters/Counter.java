@@ -100,6 +100,7 @@ public enum Counter
     IPSEC_HELD("IKE or ESP packets held while another client waited on the same server"),
     IPSEC_RELEASED("held IKE or ESP packets sent on when their turn came"),
     IPSEC_WAITS_EXPIRED("clients whose wait for a server's first ESP ran out"),
+    IPSEC_WAITS_AGAIN("clients waiting again: sending on an SA the server had not answered when the wait ran out"),
     L2TP_TUNNELS("L2TP tunnels seen opening (SCCRQ or SCCRP from the LAN)"),
     L2TP_CONTROL_MESSAGES("L2TP control messages read"),
     L2TP_TUNNEL_IDS_TRANSLATED("L2TP Tunnel IDs rewritten (a second client to one server with the same ID)"),

@@ -274,6 +274,57 @@ class IpsecHelperTest
         assertEquals(1, counters.get(Counter.DROP_ESP_UNKNOWN_SPI));
     }
 
+    /**
+     * A new SA the server answers only after the client's wait ran out (VM test ipsec-xfrm, "late answer"), with
+     * another client on the same server: the late inbound SPI is dropped, not guessed, until the client sends on
+     * its SA again; then it waits again and the server's next packet on that SPI is bound to it.
+     */
+    @Test
+    void anSaAnsweredAfterItsWaitIsBoundWhenItsClientSendsAgain()
+    {
+        establish(C2, 0x20, 0x1222, 0x2222);
+        assertEquals(VERDICT_ACCEPT_MODIFIED, out(esp(C1, SERVER, 0x5001, 1, 40)), "C1's new SA: it waits");
+        advance(IpsecHelper.WAIT_MS + 500);
+        assertEquals(1, counters.get(Counter.IPSEC_WAITS_EXPIRED));
+        assertEquals(VERDICT_DROP, in(esp(SERVER, WAN, 0x6001, 1, 40)), "two clients, nobody waits: not guessed");
+        assertEquals(1, counters.get(Counter.DROP_ESP_UNKNOWN_SPI));
+        final UnsafeBuffer again = esp(C1, SERVER, 0x5001, 2, 40);
+        assertEquals(VERDICT_ACCEPT_MODIFIED, out(again));
+        assertEquals(WAN, Packets.source(again));
+        assertEquals(1, counters.get(Counter.IPSEC_WAITS_AGAIN), "C1 waits again");
+        final UnsafeBuffer late = esp(SERVER, WAN, 0x6001, 2, 40);
+        assertEquals(VERDICT_ACCEPT_MODIFIED, in(late));
+        assertEquals(C1, Packets.destination(late));
+        // both SAs go on; a bound SA does not wait again
+        assertEquals(VERDICT_ACCEPT_MODIFIED, out(esp(C1, SERVER, 0x5001, 3, 40)));
+        final UnsafeBuffer toC2 = esp(SERVER, WAN, 0x2222, 2, 40);
+        assertEquals(VERDICT_ACCEPT_MODIFIED, in(toC2));
+        assertEquals(C2, Packets.destination(toC2));
+        assertEquals(1, counters.get(Counter.IPSEC_WAITS_AGAIN));
+        assertEquals(2, counters.get(Counter.IPSEC_ESP_BOUND));
+    }
+
+    /** A client waiting again on an unanswered SA does not keep the server: another client's turn still comes. */
+    @Test
+    void waitingAgainNeverStarvesAnotherClient()
+    {
+        out(esp(C1, SERVER, 0x5001, 1, 40));
+        advance(IpsecHelper.WAIT_MS + 500);
+        out(esp(C1, SERVER, 0x5001, 2, 40));
+        assertEquals(1, counters.get(Counter.IPSEC_WAITS_AGAIN));
+        assertEquals(VERDICT_DROP, out(esp(C2, SERVER, 0x5002, 1, 40)), "held while C1 waits again");
+        for (int i = 0; i < 14; i++)
+        {
+            advance(250);
+            assertEquals(VERDICT_ACCEPT_MODIFIED, out(esp(C1, SERVER, 0x5001, 3 + i, 40)));
+        }
+        assertEquals(1, sent.size(), "C1 kept sending, yet its wait ran out and C2's packet went out");
+        assertEquals(1, counters.get(Counter.IPSEC_WAITS_AGAIN), "C1 does not wait again while C2 waits");
+        final UnsafeBuffer toC2 = esp(SERVER, WAN, 0x6002, 1, 40);
+        assertEquals(VERDICT_ACCEPT_MODIFIED, in(toC2));
+        assertEquals(C2, Packets.destination(toC2));
+    }
+
     @Test
     void rekeyLearnsNewSpisAndOldOnesExpire()
     {

@@ -877,6 +877,7 @@ public final class IpsecHelper implements Helper
                 host.touchOutbound(f, heldIp);
             }
             tunEspOut[flows.algData(f) - 1] = holdSpi[slot];
+            counters.increment(Counter.IPSEC_ESP_OUT);   // translated LAN to WAN like any other: the totals add up
         }
         host.send(held, slot * HOLD_BYTES, holdLength[slot], server);
         counters.increment(Counter.IPSEC_RELEASED);

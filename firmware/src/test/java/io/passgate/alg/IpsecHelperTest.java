@@ -255,6 +255,10 @@ class IpsecHelperTest
         final UnsafeBuffer more = esp(C2, SERVER, 0x5002, 3, 40);
         assertEquals(VERDICT_ACCEPT_MODIFIED, out(more));
         assertEquals(WAN, Packets.source(more));
+        // every ESP packet that went out is counted once, the released ones too (VM test ipsec-xfrm adds them up)
+        assertEquals(2, counters.get(Counter.IPSEC_RELEASED));
+        assertEquals(4, counters.get(Counter.IPSEC_ESP_OUT), "C1: 1; C2: 2 released, then 1");
+        assertEquals(2, counters.get(Counter.IPSEC_ESP_IN));
     }
 
     @Test

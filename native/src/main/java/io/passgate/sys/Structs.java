@@ -39,6 +39,11 @@ public final class Structs
     public static final int SOCKADDR_NL_SIZE = 12;
     // <linux/in.h> struct sockaddr_in { u16 family; be16 port; be32 addr; u8 zero[8]; }
     public static final int SOCKADDR_IN_SIZE = 16;
+    // <linux/un.h> struct sockaddr_un { u16 family; char path[108]; }: a path ends with a NUL, an abstract name
+    // starts with one and takes the address length
+    public static final int SOCKADDR_UN_PATH = 2;
+    public static final int SOCKADDR_UN_PATH_MAX = 108;
+    public static final int SOCKADDR_UN_SIZE = SOCKADDR_UN_PATH + SOCKADDR_UN_PATH_MAX;
     // <linux/if_packet.h> struct sockaddr_ll
     public static final int SOCKADDR_LL_SIZE = 20;
     // <asm-generic/poll.h> struct pollfd { int fd; short events; short revents; }

@@ -64,6 +64,7 @@ public final class Daemon implements AutoCloseable
     private final List<NatEngine> engines = new ArrayList<>();
     private final CounterSet controlCounters = new CounterSet();
     private final Supplier<PassgateContext> reloader;
+    private final SystemdNotifier notifier;
     private volatile PassgateContext current;
     private ControlPlane control;
     private ControlServer controlServer;
@@ -88,10 +89,18 @@ public final class Daemon implements AutoCloseable
     /** {@code reloader} re-reads the configuration for a reload request (null: reload only re-validates ctx). */
     public Daemon(final PassgateContext ctx, final Firewall firewall, final Supplier<PassgateContext> reloader)
     {
+        this(ctx, firewall, reloader, SystemdNotifier.disabled());
+    }
+
+    /** {@code notifier} tells systemd when passgate is ready, alive (watchdog) and stopping. */
+    public Daemon(final PassgateContext ctx, final Firewall firewall, final Supplier<PassgateContext> reloader,
+        final SystemdNotifier notifier)
+    {
         this.ctx = ctx;
         this.current = ctx;
         this.firewall = firewall;
         this.reloader = reloader;
+        this.notifier = notifier;
     }
 
     public ControlPlane control()
@@ -191,6 +200,9 @@ public final class Daemon implements AutoCloseable
         controlThread.setDaemon(true);
         controlThread.start();
         Logger.info("passgate running (pid {})", ProcessHandle.current().pid());
+        // only now: the rules are in and the dataplane runs
+        notifier.ready("running: LAN " + ctx.lanInterface() + ", WAN " + ctx.wanInterface() + " ("
+            + Ipv4Header.format(ctx.wanAddress()) + "), fail-" + (ctx.failOpen() ? "open" : "closed"));
     }
 
     /**
@@ -636,6 +648,10 @@ public final class Daemon implements AutoCloseable
                 }
             }
             final boolean alive = dataplane.allAlive(now, Math.max(1000, ctx.aliveTimeoutMs() / 2));
+            if (alive)
+            {
+                notifier.watchdog(now);
+            }
             if (heartbeat != null && alive)
             {
                 if (heartbeat.beat())
@@ -655,7 +671,10 @@ public final class Daemon implements AutoCloseable
             publishStatus(alive);
             if (alive != wasAlive)
             {
-                Logger.info(alive ? "dataplane alive: passgate owns the traffic" : "dataplane stalled: heartbeat withheld");
+                final String state = alive ? "dataplane alive: passgate owns the traffic"
+                    : "dataplane stalled: heartbeat withheld";
+                Logger.info(state);
+                notifier.status(state);
                 wasAlive = alive;
             }
             try
@@ -699,6 +718,7 @@ public final class Daemon implements AutoCloseable
         running = false;
         stopped.countDown();
         Logger.info("passgate stopping");
+        notifier.stopping();
         if (controlThread != null)
         {
             try
@@ -768,6 +788,7 @@ public final class Daemon implements AutoCloseable
             // best effort
         }
         Logger.info("passgate stopped");
+        notifier.close();
         closedLatch.countDown();
     }
 }

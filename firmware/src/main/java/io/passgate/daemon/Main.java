@@ -43,7 +43,9 @@ public final class Main
         With only --lan-if, --wan-if and --wan-address it runs on defaults, installs its rules and
         forwards. SIGTERM or SIGINT stops it cleanly: its queue rules are removed and the fail-mode
         fallback is left (kernel masquerade for fail-mode=open, LAN-to-WAN blocked for closed), or
-        nothing with on-stop=remove.
+        nothing with on-stop=remove. Started by systemd (Type=notify, $NOTIFY_SOCKET), it reports
+        ready once its rules are in and the dataplane runs, and pings the watchdog (WatchdogSec=) only
+        while every dataplane thread makes progress.
 
         board = auto | pi4j | gpio | virtual | none picks the status panel (push-button and LEDs): auto takes
         Pi4J on a Raspberry Pi, else passgate's own GPIO binding where a GPIO chip exists, else the virtual
@@ -207,7 +209,8 @@ public final class Main
     private static int runDaemon(final PassgateContext ctx, final Firewall firewall, final PrintStream err,
         final java.util.function.Supplier<PassgateContext> reloader)
     {
-        final Daemon daemon = new Daemon(ctx, firewall, reloader);
+        final Daemon daemon = new Daemon(ctx, firewall, reloader,
+            SystemdNotifier.fromEnvironment(System.getenv(), ProcessHandle.current().pid()));
         final Thread hook = new Thread(() ->
         {
             daemon.close();
@@ -266,7 +269,8 @@ public final class Main
         return args[i];
     }
 
-    static String help()
+    /** The {@code --help} text: options, then every configuration key with its default. */
+    public static String help()
     {
         final StringBuilder b = new StringBuilder(HELP);
         for (final Map.Entry<String, String> e : ConfigKeys.DEFAULTS.entrySet())

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -359,17 +360,25 @@ public final class Lab implements AutoCloseable
      */
     public PassgateProcess startPassgate(final String... extra) throws IOException
     {
+        final PassgateProcess pg = spawnPassgate(Map.of(), extra);
+        pg.awaitRunning(60_000);
+        return pg;
+    }
+
+    /** Starts passgate as {@link #startPassgate} does, with {@code env} added to its environment; does not wait. */
+    public PassgateProcess spawnPassgate(final Map<String, String> env, final String... extra) throws IOException
+    {
         final Path run = workDir.resolve("run");
         final Path state = workDir.resolve("state");
         final Path log = workDir.resolve("passgate-" + System.nanoTime() + ".log");
-        final List<String> command = new ArrayList<>(List.of(home().resolve("bin/passgate").toString(),
+        final List<String> command = new ArrayList<>(List.of("env"));
+        env.forEach((key, value) -> command.add(key + "=" + value));
+        command.addAll(List.of(home().resolve("bin/passgate").toString(),
             "--lan-if", LAN_IF, "--wan-if", WAN_IF, "--wan-address", "auto",
             "--set", "runtime-dir=" + run, "--set", "state-dir=" + state));
         command.addAll(List.of(extra));
         final Process process = spawn(router(), log, command.toArray(String[]::new));
-        final PassgateProcess pg = new PassgateProcess(process, log, run);
-        pg.awaitRunning(60_000);
-        return pg;
+        return new PassgateProcess(process, log, run);
     }
 
     // ------------------------------------------------------------------------------------------ cleanup

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipalNotFoundException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Function;
@@ -46,20 +47,39 @@ public final class ControlServer implements AutoCloseable
         Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw----"));
         if (group != null && !group.isEmpty())
         {
+            final PosixFileAttributeView view = Files.getFileAttributeView(path, PosixFileAttributeView.class);
             try
             {
                 final GroupPrincipal principal = path.getFileSystem().getUserPrincipalLookupService()
                     .lookupPrincipalByGroupName(group);
-                Files.getFileAttributeView(path, PosixFileAttributeView.class).setGroup(principal);
+                // the packaged service runs as user passgate, group passgate: the socket has the group already,
+                // and its syscall filter has no chown
+                if (!view.readAttributes().group().equals(principal))
+                {
+                    view.setGroup(principal);
+                }
             }
             catch (final IOException e)
             {
-                Logger.warn("control socket: group '{}' not found; only root may use it ({})", group, e.getMessage());
+                Logger.warn("control socket: cannot give it group '{}' ({}); root and group '{}' may use it",
+                    group, e instanceof UserPrincipalNotFoundException ? "no such group" : e.getMessage(), currentGroup(view));
             }
         }
         acceptor = new Thread(this::accept, "passgate-api");
         acceptor.setDaemon(true);
         acceptor.start();
+    }
+
+    private static String currentGroup(final PosixFileAttributeView view)
+    {
+        try
+        {
+            return view.readAttributes().group().getName();
+        }
+        catch (final IOException e)
+        {
+            return "?";
+        }
     }
 
     public Path path()

@@ -1,5 +1,7 @@
 package io.passgate.config;
 
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -35,6 +37,20 @@ final class ConfigValues
         }
         effective.put(key, value);
         return value;
+    }
+
+    /** A path; one the file system cannot name (a NUL byte) is a ConfigException, not an exception at startup. */
+    Path path(final String key) throws ConfigException
+    {
+        final String value = text(key);
+        try
+        {
+            return Path.of(value);
+        }
+        catch (final InvalidPathException e)
+        {
+            throw new ConfigException(where(key) + ": not a usable path (" + e.getReason() + ")");
+        }
     }
 
     String interfaceName(final String key) throws ConfigException

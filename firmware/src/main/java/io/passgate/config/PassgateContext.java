@@ -150,8 +150,8 @@ public final class PassgateContext
         idlePollMs = v.integer(IDLE_POLL_MS_PROP_NAME, 1, 1000);
         aliveTimeoutMs = v.integer(ALIVE_TIMEOUT_MS_PROP_NAME, 500, 60_000);
         hairpinMark = v.mark(HAIRPIN_MARK_PROP_NAME);
-        runtimeDir = Path.of(v.text(RUNTIME_DIR_PROP_NAME));
-        stateDir = Path.of(v.text(STATE_DIR_PROP_NAME));
+        runtimeDir = v.path(RUNTIME_DIR_PROP_NAME);
+        stateDir = v.path(STATE_DIR_PROP_NAME);
         logLevel = v.choice(LOG_LEVEL_PROP_NAME, "trace", "debug", "info", "warn", "error");
         natMaxFlows = v.integer(NAT_MAX_FLOWS_PROP_NAME, 64, 1 << 22);
         final int[] range = v.portRange(NAT_PORT_RANGE_PROP_NAME);

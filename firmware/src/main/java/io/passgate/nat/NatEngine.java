@@ -302,7 +302,8 @@ public final class NatEngine
         }
         final int tcpFlags = isTcp ? tcp.flags() : 0;
         int f = flows.findOutbound(proto, src, sport, dst, dport);
-        if (f == FlowTable.NONE)
+        final boolean created = f == FlowTable.NONE;
+        if (created)
         {
             f = newOutboundSession(proto, src, sport, dst, dport, isTcp && (tcpFlags & TcpHeader.SYN) == 0);
             if (f < 0)
@@ -339,7 +340,14 @@ public final class NatEngine
         {
             counters.increment(Counter.NAT_HAIRPIN_PACKETS);
         }
-        return helperOutbound(f);
+        final int verdict = helperOutbound(f);
+        if (created && verdict == PacketHandler.VERDICT_DROP)
+        {
+            // the helper refused the session's first packet (malformed): a dropped packet leaves no session
+            // (else each refused packet from a new port would hold a mapping until the timeout)
+            removeFlow(f);
+        }
+        return verdict;
     }
 
     private int helperOutbound(final int f)

@@ -225,6 +225,23 @@ class L2tpHelperTest
     }
 
     @Test
+    void aMalformedFirstPacketLeavesNoSession()
+    {
+        // found by TunnelHelpersFuzzTest: a control message the helper refuses used to leave its new session
+        // (and mapping) behind until the UDP timeout
+        start();
+        final byte[] malformed = java.util.HexFormat.of().parseHex("f00202020230080808080000ee230530");
+        for (int port = 1701; port < 1711; port++)
+        {
+            final UnsafeBuffer p = udp(C1, port, SERVER, PORT, malformed);
+            assertEquals(VERDICT_DROP, engine.outbound(p, Packets.OFFSET, Packets.length(p), false, false, now));
+        }
+        assertEquals(10, counters.get(Counter.DROP_L2TP_MALFORMED));
+        assertEquals(0, engine.flows().size(), "no session left");
+        assertEquals(0, engine.mappings().size(), "no mapping left");
+    }
+
+    @Test
     void unknownTunnelIdFromASharedServerIsDroppedAndCounted()
     {
         start();

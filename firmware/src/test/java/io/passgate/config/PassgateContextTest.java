@@ -142,4 +142,13 @@ class PassgateContextTest
         }
         new PassgateContext().conclude(source, RESOLVER);
     }
+
+    @Test
+    void aPathTheFileSystemCannotNameIsAConfigError()
+    {
+        // found by ConfigFuzzTest: a NUL byte in runtime-dir escaped as InvalidPathException
+        final String message = error("lan-interface = eth0", "wan-interface = eth1", "wan-address = auto",
+            "runtime-dir = /run/pass\0gate");
+        assertTrue(message.contains("runtime-dir"), message);
+    }
 }

@@ -26,7 +26,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  * checksum partial.
  *
  * <p>Invariants after every packet: the engine wrote nothing outside the packet (guard bytes) and left its
- * length alone; a packet it dropped left no new session or mapping; the tables stay within their capacity;
+ * length alone; a packet it dropped left no new session or mapping (but a hairpin the receiver's filter
+ * refused, whose way out opens its sender's own session towards the WAN address, RFC 4787 REQ-9); the tables stay within their capacity;
  * a packet that went out by the WAN has the WAN address as source; a checksum-correct packet it rewrote is
  * still checksum-correct (complete form); and every packet it built itself (ICMP errors, RSTs) is
  * checksum-correct and within the sink's buffer.
@@ -95,8 +96,23 @@ class NatEngineFuzzTest
             {
                 case PacketHandler.VERDICT_DROP ->
                 {
-                    assertTrue(engine.flows().size() <= flows, "a dropped packet made no session");
-                    assertTrue(engine.mappings().size() <= mappings, "a dropped packet made no mapping");
+                    if (inbound && lan && engine.flows().size() > flows)
+                    {
+                        // a hairpin the receiver's filter refused: its way out still opened the sender's own
+                        // session towards the WAN address (RFC 4787 REQ-9, hole punching between two clients),
+                        // that one and no other
+                        assertEquals(flows + 1, engine.flows().size(), "a refused hairpin made one session");
+                        assertTrue(ip.wrap(b, OFFSET, n) && n >= ip.payloadOffset() - OFFSET + 4);
+                        final int sport = b.getShort(ip.payloadOffset(), ByteOrder.BIG_ENDIAN) & 0xFFFF;
+                        final int dport = b.getShort(ip.payloadOffset() + 2, ByteOrder.BIG_ENDIAN) & 0xFFFF;
+                        assertTrue(engine.flows().findOutbound(ip.protocol(), ip.source(), sport, WAN, dport)
+                            != FlowTable.NONE, "the session a refused hairpin made is its sender's");
+                    }
+                    else
+                    {
+                        assertTrue(engine.flows().size() <= flows, "a dropped packet made no session");
+                        assertTrue(engine.mappings().size() <= mappings, "a dropped packet made no mapping");
+                    }
                 }
                 case PacketHandler.VERDICT_ACCEPT, PacketHandler.VERDICT_ACCEPT_MODIFIED, NatEngine.VERDICT_HAIRPIN ->
                 {

@@ -157,15 +157,23 @@ public final class Json
                     i++;
                 }
                 final String number = s.substring(start, i);
+                final Object value;
                 try
                 {
-                    return number.contains(".") || number.contains("e") || number.contains("E")
+                    value = number.contains(".") || number.contains("e") || number.contains("E")
                         ? (Object)Double.parseDouble(number) : (Object)Long.parseLong(number);
                 }
                 catch (final NumberFormatException e)
                 {
                     throw new IllegalArgumentException("bad number " + number);
                 }
+                // beyond a double's range parses as an infinity, which JSON cannot write back (found by
+                // JsonFuzzTest: write() gave "-Infinity")
+                if (value instanceof Double d && d.isInfinite())
+                {
+                    throw new IllegalArgumentException("number out of range " + number);
+                }
+                return value;
             }
             throw new IllegalArgumentException("unexpected character at " + i);
         }
@@ -257,6 +265,10 @@ public final class Json
                 write(b, list.get(i));
             }
             b.append(']');
+        }
+        else if ((value instanceof Double d && !Double.isFinite(d)) || (value instanceof Float f && !Float.isFinite(f)))
+        {
+            b.append("null");   // JSON has no NaN or infinities
         }
         else if (value instanceof Number || value instanceof Boolean)
         {

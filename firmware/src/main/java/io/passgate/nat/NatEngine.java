@@ -715,19 +715,24 @@ public final class NatEngine
         final int tcpFlags = isTcp ? tcp.flags() : 0;
         final int owner = sharedPortOwner(proto, dport);
         int f;
+        final boolean created;
         if (owner != 0)
         {
-            // a port a helper serves for several clients: it tells them apart by what it reads
+            // a port a helper serves for several clients: it tells them apart by what it reads (and may open a
+            // session for it, e.g. a server answering from another port)
+            final int sessions = flows.size();
             f = helpers[owner - 1].demuxInbound(ip, ip.payloadOffset(), ip.payloadLength());
             if (f < 0)
             {
                 return PacketHandler.VERDICT_DROP;
             }
+            created = flows.size() > sessions;
         }
         else
         {
             f = flows.findInbound(proto, dport, src, sport);
-            if (f == FlowTable.NONE)
+            created = f == FlowTable.NONE;
+            if (created)
             {
                 f = newInboundSession(proto, src, sport, dport, isTcp, tcpFlags);
                 if (f < 0)
@@ -766,6 +771,11 @@ public final class NatEngine
         if (h != 0)
         {
             final int v = helpers[h - 1].inbound(f, ip, ip.payloadOffset(), ip.payloadLength(), partial, now);
+            if (v == PacketHandler.VERDICT_DROP && created)
+            {
+                // the helper refused the packet that opened the session: a dropped packet leaves no session
+                removeFlow(f);
+            }
             if (v != Helper.CONTINUE)
             {
                 return v;

@@ -242,6 +242,26 @@ class L2tpHelperTest
     }
 
     @Test
+    void aRefusedAnswerFromTheServersOtherPortLeavesNoSession()
+    {
+        // found by NatEngineFuzzTest: the session the helper opened for a server answering from another port
+        // stayed behind when the helper then refused the answer (an unknown mandatory AVP)
+        start();
+        final UnsafeBuffer q = udp(C1, PORT, SERVER, PORT, sccrq(5));
+        assertEquals(VERDICT_ACCEPT_MODIFIED, out(q));
+        final int sessions = engine.flows().size();
+        final byte[] refused = new L2tpMessages.Control(assignedTunnelId(q), 0, 0, 1).type(L2tpHeader.SCCRP)
+            .sccrqExtras("lns").u16(L2tpHeader.AVP_ASSIGNED_TUNNEL_ID, 77).avp(true, false, 0, 300, new byte[] {1}).bytes();
+        assertEquals(VERDICT_DROP, in(udp(SERVER, OTHER, WAN, PORT, refused)));
+        assertEquals(1, counters.get(Counter.DROP_L2TP_UNKNOWN_MANDATORY));
+        assertEquals(sessions, engine.flows().size(), "no session left for the refused answer");
+        // the tunnel still opens when the server answers properly from there
+        final UnsafeBuffer p = udp(SERVER, OTHER, WAN, PORT, sccrp(assignedTunnelId(q), 77));
+        assertEquals(VERDICT_ACCEPT_MODIFIED, in(p));
+        assertEquals(C1, Packets.destination(p));
+    }
+
+    @Test
     void unknownTunnelIdFromASharedServerIsDroppedAndCounted()
     {
         start();

@@ -40,13 +40,17 @@ class NatEngineFuzzTest
     private static final int GUARD = 64;
 
     private final Ipv4Header ip = new Ipv4Header();
+    private final Ipv4Header header = new Ipv4Header();
+    /** Every packet fed so far had correct checksums (else a packet a helper held and sends later may not). */
+    private boolean allValid;
 
     @FuzzTest(maxDuration = "20s")
     void packets(final byte[] data)
     {
         final CounterSet counters = new CounterSet();
         final NatConfig config = NatConfig.defaults(WAN, NatHarness.LAN_ROUTER, NatHarness.LAN_IF, CAPACITY);
-        final NatEngine engine = new NatEngine(config, counters, NatEngineFuzzTest::sent, 1000, 1_000_000);
+        final NatEngine engine = new NatEngine(config, counters, this::sent, 1000, 1_000_000);
+        allValid = true;
         engine.register(new PptpHelper(4, 8, 4, PptpHelper.OnInvalid.RESET, 7));
         engine.register(new IpsecHelper(8));
         engine.register(new L2tpHelper(8, 11));
@@ -67,8 +71,14 @@ class NatEngineFuzzTest
             {
                 b.putInt(OFFSET + (inbound ? 16 : 12), inbound ? WAN : NatHarness.A + (control >>> 6), ByteOrder.BIG_ENDIAN);
             }
+            if (header.wrapQuoted(b, OFFSET, n))
+            {
+                // the kernel drops a packet whose IPv4 header checksum is wrong before any hook queues it
+                header.checksum(header.computeChecksum());
+            }
             final boolean valid = (control & 4) != 0 ? PacketChecks.repair(b, OFFSET, n, true)
                 : PacketChecks.checksumsValid(b, OFFSET, n);
+            allValid &= valid;
             if ((control & 16) != 0)
             {
                 now += 61_000;
@@ -143,11 +153,21 @@ class NatEngineFuzzTest
         assertTrue(engine.mappings().size() <= engine.mappings().capacity(), "mappings within capacity");
     }
 
-    private static void sent(final DirectBuffer buffer, final int offset, final int length, final int destination)
+    /**
+     * What passgate sends itself (ICMP errors, RSTs, packets a helper held): inside its buffer, its IPv4 header
+     * checksum correct, and its transport checksum too unless a packet fed was wrong (a held one is sent as
+     * it came, translated).
+     */
+    private void sent(final DirectBuffer buffer, final int offset, final int length, final int destination)
     {
         assertTrue(offset >= 0 && offset + length <= buffer.capacity(), "a built packet inside its buffer");
         final UnsafeBuffer copy = new UnsafeBuffer(new byte[length]);
         copy.putBytes(0, buffer, offset, length);
-        assertTrue(PacketChecks.checksumsValid(copy, 0, length), "a packet passgate built is checksum-correct");
+        final Ipv4Header sentHeader = new Ipv4Header();
+        assertTrue(sentHeader.wrap(copy, 0, length) && sentHeader.checksumValid(), "a packet passgate sends has a correct header");
+        if (allValid)
+        {
+            assertTrue(PacketChecks.checksumsValid(copy, 0, length), "a packet passgate sends is checksum-correct");
+        }
     }
 }

@@ -167,8 +167,7 @@ public final class WebServer implements AutoCloseable
         {
             try
             {
-                sampleNow();
-                publish();
+                publish(sampleNow());
             }
             catch (final RuntimeException e)
             {
@@ -191,10 +190,17 @@ public final class WebServer implements AutoCloseable
         }
     }
 
-    /** One history sample from the tunnel table (the sampler; tests). */
-    void sampleNow()
+    /** One history sample from the tunnel table (the sampler; tests); returns the rows it read. */
+    List<Map<String, Object>> sampleNow()
     {
-        history.sample(clock.getAsLong(), rows(api.apply(Map.of("cmd", "tunnels")).get("tunnels")));
+        final List<Map<String, Object>> rows = tunnels();
+        history.sample(clock.getAsLong(), rows);
+        return rows;
+    }
+
+    private List<Map<String, Object>> tunnels()
+    {
+        return rows(api.apply(Map.of("cmd", "tunnels")).get("tunnels"));
     }
 
     @SuppressWarnings("unchecked")
@@ -203,15 +209,21 @@ public final class WebServer implements AutoCloseable
         return o instanceof List<?> l ? (List<Map<String, Object>>)l : List.of();
     }
 
-    /** Builds the update the streams send and wakes them. */
+    /** Builds the update the streams send, with the tunnels read now, and wakes them (a switch change). */
     void publish()
+    {
+        publish(tunnels());
+    }
+
+    /** Builds the update the streams send from these tunnel rows and wakes them. */
+    private void publish(final List<Map<String, Object>> tunnels)
     {
         final Map<String, Object> m = new LinkedHashMap<>();
         final Map<String, Object> status = api.apply(Map.of("cmd", "status"));
         m.put("status", status.get("status"));
         m.put("panel", status.get("panel"));
         m.put("leds", status.get("leds"));
-        m.put("tunnels", api.apply(Map.of("cmd", "tunnels")).get("tunnels"));
+        m.put("tunnels", tunnels);
         final Object counters = api.apply(Map.of("cmd", "counters")).get("counters");
         final Map<String, Object> refusals = new LinkedHashMap<>();
         final Map<String, Object> drops = new LinkedHashMap<>();

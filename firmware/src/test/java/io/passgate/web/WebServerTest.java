@@ -42,6 +42,7 @@ class WebServerTest
     private final AtomicReference<Switches> switches = new AtomicReference<>(Switches.ALL_ON);
     private final List<String> requests = new ArrayList<>();
     private final AtomicLong clock = new AtomicLong(1_000_000);
+    private volatile List<Map<String, Object>> tunnelRows = List.of();
     private final HttpClient http = HttpClient.newHttpClient();
     private WebServer server;
 
@@ -63,7 +64,7 @@ class WebServerTest
                 m.put("panel", "virtual board");
                 m.put("leds", Map.of("pptp", switches.get().effective("pptp") ? "on" : "off"));
             }
-            case "tunnels" -> m.put("tunnels", List.of());
+            case "tunnels" -> m.put("tunnels", tunnelRows);
             case "counters" -> m.put("counters", Map.of("passthrough-refused", 3L, "drop-malformed", 2L, "drop-filtered", 0L));
             case "switch" ->
             {
@@ -289,6 +290,27 @@ class WebServerTest
             }
         }
         throw new AssertionError("stream ended");
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void theHistoryChartsWhatTheTunnelsCarriedEachSecond() throws Exception
+    {
+        start(null);
+        final Map<String, Object> row = new LinkedHashMap<>(Map.of("protocol", "pptp-call", "client", "10.77.0.11",
+            "server", "203.0.113.10", "wan-call-id", 1L, "packets-out", 10L, "bytes-out", 1000L, "packets-in", 5L,
+            "bytes-in", 400L, "age-s", 1L, "idle-s", 0L));
+        tunnelRows = List.of(row);
+        server.sampleNow();
+        clock.addAndGet(1000);
+        row.put("packets-out", 30L);
+        row.put("bytes-out", 3000L);
+        server.sampleNow();
+        final Map<String, Object> h = (Map<String, Object>)Json.parseObject(get("/api/history", null).body()).get("history");
+        assertEquals(List.of(1_000_000L, 1_001_000L), h.get("time-ms"));
+        assertEquals(List.of(15L, 20L), ((Map<String, Object>)h.get("pptp")).get("packets"));
+        assertEquals(List.of(1400L, 2000L), ((Map<String, Object>)h.get("pptp")).get("bytes"));
+        assertEquals(List.of(0L, 0L), ((Map<String, Object>)h.get("l2tp")).get("packets"));
     }
 
     @Test

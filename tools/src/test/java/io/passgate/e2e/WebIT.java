@@ -324,6 +324,9 @@ class WebIT
                     assertTrue(Ctl.run(pg, "status").output().contains("pptp=on"), "nothing changed");
                     assertEquals("on", driver.findElement(By.id("switch-pptp")).getAttribute("data-state"));
                     shot(driver, "06-read-only");
+                    // the page's event stream is open: passgate still stops cleanly
+                    assertEquals(0, pg.stop(), pg.log());
+                    assertTrue(pg.log().contains("passgate stopped"), pg.log());
                 }
                 finally
                 {

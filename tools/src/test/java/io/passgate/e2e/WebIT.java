@@ -25,7 +25,6 @@ import io.passgate.tools.lab.Lab;
 import io.passgate.tools.lab.PassgateProcess;
 import io.passgate.tools.peers.PptpClient;
 import io.passgate.tools.peers.PptpServer;
-import io.passgate.web.WebPassword;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
@@ -210,7 +209,13 @@ class WebIT
     @Test
     void logsInSwitchesPptpOffSeesTheLedAndARefusalThenOnAgain() throws Exception
     {
-        final String hash = WebPassword.hash(PASSWORD.toCharArray(), WebPassword.ITERATIONS);
+        // the hash as an administrator makes it: passgatectl web-password (the built launcher)
+        final Lab.Result made = Lab.exec(null, 60_000, "sh", "-c", "printf '%s\\n' \"$0\" | \"$1\" web-password --stdin",
+            PASSWORD, Lab.home().resolve("bin/passgatectl").toString());
+        assertEquals(0, made.status(), made.output());
+        final String line = made.output().lines().filter(l -> l.startsWith("web.password-hash = pbkdf2-sha256:600000:"))
+            .findFirst().orElseThrow(() -> new AssertionError(made.output()));
+        final String hash = line.substring(line.indexOf('=') + 1).strip();
         try (Lab lab = Lab.create(1))
         {
             final PassgateProcess pg = lab.startPassgate("--set", "board=virtual", "--set", "web.listen=lan:80",

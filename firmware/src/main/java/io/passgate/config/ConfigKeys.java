@@ -92,6 +92,10 @@ public final class ConfigKeys
     public static final String CONTROL_GROUP_DEFAULT = "passgate";
     public static final String METRICS_LISTEN_PROP_NAME = "metrics.listen";
     public static final String METRICS_LISTEN_DEFAULT = "off";
+    public static final String WEB_LISTEN_PROP_NAME = "web.listen";
+    public static final String WEB_LISTEN_DEFAULT = "lan:80";
+    public static final String WEB_PASSWORD_HASH_PROP_NAME = "web.password-hash";
+    public static final String WEB_PASSWORD_HASH_DEFAULT = "none";
     public static final String BOARD_PROP_NAME = "board";
     public static final String BOARD_DEFAULT = "auto";
     /** Keys under this prefix belong to the status panel, which validates them. */
@@ -144,6 +148,8 @@ public final class ConfigKeys
         }
         DEFAULTS.put(CONTROL_GROUP_PROP_NAME, CONTROL_GROUP_DEFAULT);
         DEFAULTS.put(METRICS_LISTEN_PROP_NAME, METRICS_LISTEN_DEFAULT);
+        DEFAULTS.put(WEB_LISTEN_PROP_NAME, WEB_LISTEN_DEFAULT);
+        DEFAULTS.put(WEB_PASSWORD_HASH_PROP_NAME, WEB_PASSWORD_HASH_DEFAULT);
         DEFAULTS.put(BOARD_PROP_NAME, BOARD_DEFAULT);
     }
 

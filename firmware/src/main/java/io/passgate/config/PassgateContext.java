@@ -72,6 +72,9 @@ public final class PassgateContext
     private String controlGroup;
     private String metricsAddress;
     private int metricsPort;
+    private String webAddress;
+    private int webPort;
+    private io.passgate.web.WebPassword webPassword;
     private String board;
     private final Map<String, String> boardSettings = new LinkedHashMap<>();
     private final Map<String, String> boardOrigins = new LinkedHashMap<>();
@@ -221,6 +224,42 @@ public final class PassgateContext
                     + ": metrics are never served on the WAN: use the LAN address or 127.0.0.1, not " + metrics);
             }
             metricsAddress = Ipv4Header.format(address);
+        }
+        final String web = v.text(WEB_LISTEN_PROP_NAME);
+        if (!web.equalsIgnoreCase("off"))
+        {
+            final int colon = web.lastIndexOf(':');
+            final int address;
+            try
+            {
+                final String host = web.substring(0, Math.max(0, colon));
+                address = host.equals("lan") ? lanAddress : Ipv4Header.parse(host);
+                webPort = Integer.parseInt(web.substring(colon + 1));
+                if (webPort < 1 || webPort > 65535)
+                {
+                    throw new NumberFormatException();
+                }
+            }
+            catch (final IllegalArgumentException e)
+            {
+                throw new ConfigException(v.where(WEB_LISTEN_PROP_NAME) + ": must be off, lan:PORT or ADDRESS:PORT, e.g. "
+                    + "lan:80 (got '" + web + "')");
+            }
+            if (address != lanAddress && (address >>> 24) != 127)
+            {
+                throw new ConfigException(v.where(WEB_LISTEN_PROP_NAME) + ": the status page is served on the LAN "
+                    + "address only (" + Ipv4Header.format(lanAddress) + ", or 127.0.0.1), never on a wildcard or the WAN: "
+                    + "not " + web);
+            }
+            webAddress = Ipv4Header.format(address);
+        }
+        try
+        {
+            webPassword = io.passgate.web.WebPassword.parse(v.text(WEB_PASSWORD_HASH_PROP_NAME));
+        }
+        catch (final IllegalArgumentException e)
+        {
+            throw new ConfigException(v.where(WEB_PASSWORD_HASH_PROP_NAME) + ": " + e.getMessage());
         }
         effective.putAll(v.effective);
         return this;
@@ -431,6 +470,23 @@ public final class PassgateContext
     public String controlGroup()
     {
         return controlGroup;
+    }
+
+    /** The status page's address (the LAN address or loopback); null when it is off. */
+    public String webAddress()
+    {
+        return webAddress;
+    }
+
+    public int webPort()
+    {
+        return webPort;
+    }
+
+    /** The status page's admin password; null: none, the page is read-only. */
+    public io.passgate.web.WebPassword webPassword()
+    {
+        return webPassword;
     }
 
     /** null when metrics are off. */

@@ -69,6 +69,7 @@ public final class Daemon implements AutoCloseable
     private ControlPlane control;
     private ControlServer controlServer;
     private MetricsServer metrics;
+    private io.passgate.web.WebServer web;
     private StatusPanel panel;
     private volatile boolean rulesApplied;
     private volatile String heartbeatFault;
@@ -196,6 +197,7 @@ public final class Daemon implements AutoCloseable
             Logger.info("metrics on http://{}:{}/metrics", ctx.metricsAddress(), metrics.port());
         }
         startPanel();
+        startWeb();
         controlThread = new Thread(this::controlLoop, "passgate-control");
         controlThread.setDaemon(true);
         controlThread.start();
@@ -349,6 +351,30 @@ public final class Daemon implements AutoCloseable
         }
         control.panel(panel);
         Logger.info("status panel: {}", panel.description());
+    }
+
+    /**
+     * The status page on web.listen, reading and switching through the control API's own handler. A page that
+     * cannot listen (the port taken, the address gone) is logged and the gateway runs without it.
+     */
+    private void startWeb()
+    {
+        if (ctx.webAddress() == null)
+        {
+            return;
+        }
+        try
+        {
+            web = new io.passgate.web.WebServer(ctx.webAddress(), ctx.webPort(), this::handle, ctx.webPassword(),
+                Helpers.PASSTHROUGHS.tunnelGroups());
+            Logger.info("status page on http://{}:{}/ ({})", ctx.webAddress(), web.port(),
+                ctx.webPassword() == null ? "read-only: no web.password-hash" : "switches behind the admin password");
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            Logger.error("status page: cannot listen on {}:{} ({}); the gateway runs without it", ctx.webAddress(),
+                ctx.webPort(), e.getMessage());
+        }
     }
 
     private static void closeQuietly(final StatusPanel p)
@@ -741,6 +767,10 @@ public final class Daemon implements AutoCloseable
         if (metrics != null)
         {
             metrics.close();
+        }
+        if (web != null)
+        {
+            web.close();
         }
         if (heartbeat != null)
         {

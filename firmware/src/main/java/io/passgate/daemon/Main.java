@@ -52,6 +52,11 @@ public final class Main
         board. Its board.* keys (profile, gpio-chip, button-pin, led-*-pin, ..., on-error) are listed with
         their defaults in the sample passgate.conf.
 
+        web.listen serves the status page (switches, LEDs, live tunnels, refusals and drops, traffic charts, and
+        JSON under /api/) on the LAN address, port 80 by default; a wildcard or the WAN address is refused.
+        Changing a switch there needs web.password-hash (set it with passgatectl web-password); without one the
+        page is read-only.
+
         Keys and defaults:
         """;
 

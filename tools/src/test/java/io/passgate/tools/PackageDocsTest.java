@@ -75,7 +75,7 @@ class PackageDocsTest
         final String help = ctlHelp();
         final String section = help.substring(help.indexOf("Commands:"), help.indexOf("Options:"));
         final Set<String> commands = new TreeSet<>();
-        final Matcher m = Pattern.compile("(?m)^ {2}([a-z]+)").matcher(section);
+        final Matcher m = Pattern.compile("(?m)^ {2}([a-z][a-z-]*)").matcher(section);
         while (m.find())
         {
             commands.add(m.group(1));

@@ -1,7 +1,9 @@
 package io.passgate.tools.ctl;
 
 import java.io.BufferedReader;
+import java.io.Console;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -11,8 +13,13 @@ import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -20,7 +27,9 @@ import java.util.Map;
 
 import io.passgate.alg.Helpers;
 
+import io.passgate.config.ConfigKeys;
 import io.passgate.control.Json;
+import io.passgate.web.WebPassword;
 
 /**
  * passgatectl: reads and controls a running passgate over its control socket (JSON lines).
@@ -32,6 +41,8 @@ public final class PassgateCtl
     static final int NOT_RUNNING = 1;
     static final int USAGE = 2;
     static final int NOT_PERMITTED = 3;
+    /** The shortest status page password web-password takes. */
+    static final int MIN_PASSWORD = 8;
 
     /** The switches the helpers declare, and "all" (the master), as usage text: pptp|ipsec|natt|l2tp|all. */
     static final String SWITCHES = String.join("|", Helpers.PASSTHROUGHS.names()) + "|all";
@@ -49,11 +60,15 @@ public final class PassgateCtl
           counters                       every counter, summed over dataplane threads
           reload                         re-read the configuration file
           button short|long              press the button (the virtual board's, or the daemon's actions)
+          web-password [--stdin] [--config FILE]
+                                         hash a new admin password for the status page (no daemon needed)
           help [COMMAND]                 this text, or a command's
 
         Options:
           --runtime-dir DIR   the daemon's runtime-dir setting
           --json              the daemon's answer as JSON (one line)
+          --stdin             web-password: read the password from the first line of stdin (scripts)
+          --config FILE       web-password: write web.password-hash into FILE instead of printing it
           -h, --help          this text; COMMAND --help: the command's
 
         Exit status: 0 ok, 1 passgate not running or the request refused, 2 usage error, 3 not permitted.
@@ -90,6 +105,12 @@ public final class PassgateCtl
             + "sessions, tunnels), summed over dataplane threads.\n");
         COMMAND_HELP.put("reload", "Usage: passgatectl reload [--json]\nRe-reads and re-validates the configuration "
             + "file; applies the passthrough defaults and lists settings that need a restart.\n");
+        COMMAND_HELP.put("web-password", "Usage: passgatectl web-password [--stdin] [--config FILE]\nReads a new admin "
+            + "password for the status page (twice from the terminal, or the first line of stdin with --stdin; at least "
+            + MIN_PASSWORD + " characters) and hashes it (PBKDF2-HMAC-SHA256, " + WebPassword.ITERATIONS
+            + " iterations, a random salt). Prints the line web.password-hash = ... for passgate.conf, or with --config "
+            + "FILE replaces that key's line in FILE (or adds it), keeping the file's owner and permissions. Restart "
+            + "passgate to apply it (systemctl restart passgate). Needs no running daemon.\n");
         COMMAND_HELP.put("button", "Usage: passgatectl button short|long [--json]\nPresses the button: short toggles all "
             + "passthrough, long (3 s or more) restores the configuration's default switches.\n");
     }
@@ -104,6 +125,11 @@ public final class PassgateCtl
     }
 
     public static int run(final String[] args, final PrintStream out, final PrintStream err)
+    {
+        return run(args, System.in, out, err);
+    }
+
+    public static int run(final String[] args, final InputStream stdin, final PrintStream out, final PrintStream err)
     {
         Path runtimeDir = Path.of("/run/passgate");
         boolean json = false;
@@ -147,6 +173,10 @@ public final class PassgateCtl
         {
             out.print(COMMAND_HELP.get(command));
             return OK;
+        }
+        if (command.equals("web-password"))
+        {
+            return webPassword(rest.subList(1, rest.size()), stdin, out, err);
         }
         final Map<String, Object> request = new LinkedHashMap<>();
         switch (command)
@@ -244,6 +274,137 @@ public final class PassgateCtl
         }
         return OK;
     }
+
+    /** passgatectl web-password: a new hash, printed or written into the config file. */
+    static int webPassword(final List<String> args, final InputStream stdin, final PrintStream out, final PrintStream err)
+    {
+        boolean fromStdin = false;
+        Path config = null;
+        for (int i = 0; i < args.size(); i++)
+        {
+            if (args.get(i).equals("--stdin"))
+            {
+                fromStdin = true;
+            }
+            else if (args.get(i).equals("--config") && i + 1 < args.size())
+            {
+                config = Path.of(args.get(++i));
+            }
+            else
+            {
+                err.print(COMMAND_HELP.get("web-password"));
+                return USAGE;
+            }
+        }
+        final char[] password;
+        try
+        {
+            if (fromStdin)
+            {
+                final String line = new BufferedReader(new InputStreamReader(stdin, StandardCharsets.UTF_8)).readLine();
+                password = line == null ? new char[0] : line.toCharArray();
+            }
+            else
+            {
+                final Console console = System.console();
+                if (console == null)
+                {
+                    err.println("passgatectl: web-password: no terminal to read the password from (use --stdin)");
+                    return USAGE;
+                }
+                password = console.readPassword("New status page password: ");
+                final char[] again = console.readPassword("Again: ");
+                if (password == null || again == null || !Arrays.equals(password, again))
+                {
+                    err.println("passgatectl: web-password: the two passwords differ; nothing changed");
+                    return USAGE;
+                }
+                Arrays.fill(again, ' ');
+            }
+        }
+        catch (final IOException e)
+        {
+            err.println("passgatectl: web-password: " + e.getMessage());
+            return USAGE;
+        }
+        if (password.length < MIN_PASSWORD)
+        {
+            err.println("passgatectl: web-password: at least " + MIN_PASSWORD + " characters; nothing changed");
+            return USAGE;
+        }
+        final String line = ConfigKeys.WEB_PASSWORD_HASH_PROP_NAME + " = " + WebPassword.hash(password,
+            WebPassword.ITERATIONS);
+        Arrays.fill(password, ' ');
+        if (config == null)
+        {
+            out.println(line);
+            return OK;
+        }
+        try
+        {
+            writeKey(config, line);
+        }
+        catch (final IOException e)
+        {
+            err.println("passgatectl: web-password: cannot write " + config + ": " + e.getMessage());
+            return e instanceof AccessDeniedException ? NOT_PERMITTED : NOT_RUNNING;
+        }
+        out.println(ConfigKeys.WEB_PASSWORD_HASH_PROP_NAME + " set in " + config
+            + "; restart passgate to apply it (systemctl restart passgate)");
+        return OK;
+    }
+
+    /**
+     * Replaces the web.password-hash line of a config file (the first set one, else the first commented one, else
+     * adds it at the end), through a temporary file in the same directory with the same owner and permissions,
+     * moved over it.
+     */
+    static void writeKey(final Path config, final String line) throws IOException
+    {
+        final List<String> lines = new ArrayList<>(Files.readAllLines(config, StandardCharsets.UTF_8));
+        final String key = java.util.regex.Pattern.quote(ConfigKeys.WEB_PASSWORD_HASH_PROP_NAME);
+        final java.util.regex.Pattern set = java.util.regex.Pattern.compile("^\\s*" + key + "\\s*=.*");
+        final java.util.regex.Pattern commented = java.util.regex.Pattern.compile("^\\s*#\\s*" + key + "\\s*=.*");
+        int at = -1;
+        for (int i = 0; i < lines.size() && at < 0; i++)
+        {
+            at = set.matcher(lines.get(i)).matches() ? i : -1;
+        }
+        for (int i = 0; i < lines.size() && at < 0; i++)
+        {
+            at = commented.matcher(lines.get(i)).matches() ? i : -1;
+        }
+        if (at < 0)
+        {
+            lines.add(line);
+        }
+        else
+        {
+            lines.set(at, line);
+        }
+        final Path temp = Files.createTempFile(config.toAbsolutePath().getParent(), ".passgate.conf", ".new");
+        try
+        {
+            Files.write(temp, lines, StandardCharsets.UTF_8);
+            Files.setPosixFilePermissions(temp, Files.getPosixFilePermissions(config));
+            final PosixFileAttributes attrs = Files.readAttributes(config, PosixFileAttributes.class);
+            final PosixFileAttributeView view = Files.getFileAttributeView(temp, PosixFileAttributeView.class);
+            if (!view.readAttributes().owner().equals(attrs.owner()))
+            {
+                view.setOwner(attrs.owner());
+            }
+            if (!view.readAttributes().group().equals(attrs.group()))
+            {
+                view.setGroup(attrs.group());
+            }
+            Files.move(temp, config, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+        finally
+        {
+            Files.deleteIfExists(temp);
+        }
+    }
+
 
     @SuppressWarnings("unchecked")
     static Map<String, Object> map(final Object o)

@@ -49,7 +49,7 @@ public final class Demo
         (10.77.0.11, .12) behind a router running passgate on the virtual board each open, at once, to one
         server (203.0.113.10): a PPTP call (control connection and GRE), an IPsec tunnel (IKE and ESP) and an
         L2TP tunnel (passgate's own test peers), and an OpenVPN tunnel (real openvpn, plain UDP NAT). For N
-        seconds (default 30; about a minute in all) traffic runs through each while a table shows every tunnel
+        seconds (default 45; about a minute in all) traffic runs through each while a table shows every tunnel
         as passgate's tunnel table sees it (protocol, client, server, Call IDs / SPIs / Tunnel IDs / ports,
         packets and bytes each way) and the board's LEDs: redrawn in place on a terminal, plain lines
         otherwise. Then the virtual button switches passthrough off: the LEDs change, the live tunnels are
@@ -60,7 +60,7 @@ public final class Demo
         again; 1 otherwise. Everything is removed at the end, also on Ctrl-C or SIGTERM.
 
         Options:
-          --seconds N   length of the traffic phase (default 30)
+          --seconds N   length of the traffic phase (default 45)
           --keep        keep the lab and passgate up at the end until Ctrl-C (prints how to reach them)
           --set K=V     a passgate setting for the demo's daemon (repeatable), e.g. --set passthrough.l2tp=off
                         to see a protocol switched off: its tunnels are refused and reported FAILED
@@ -84,6 +84,8 @@ public final class Demo
     private PassgateProcess pg;
     private int drawnLines;
     private volatile boolean finished;
+    private volatile boolean stopping;
+    private int width = Integer.MAX_VALUE;
 
     private Demo(final PrintStream out, final int seconds, final boolean keep, final boolean terminal,
         final List<String> settings)
@@ -121,7 +123,7 @@ public final class Demo
 
     public static void main(final String[] args) throws Exception
     {
-        int seconds = 30;
+        int seconds = 45;
         boolean keep = false;
         final List<String> settings = new ArrayList<>(List.of("--set", "board=virtual"));
         for (int i = 0; i < args.length; i++)
@@ -161,6 +163,10 @@ public final class Demo
             }
         }
         final Demo demo = new Demo(System.out, seconds, keep, System.console() != null, settings);
+        if (demo.terminal)
+        {
+            demo.width = terminalWidth();
+        }
         System.exit(demo.run());
     }
 
@@ -173,6 +179,7 @@ public final class Demo
             {
                 if (!finished)
                 {
+                    stopping = true;
                     // Ctrl-C or SIGTERM: the lab's own hook stops passgate and the peers and removes the namespaces
                     out.println();
                     out.println("demo: interrupted; stopping passgate and removing the lab");
@@ -476,6 +483,10 @@ public final class Demo
     /** The table: every row passgate's tunnel table holds, then the OpenVPN tunnels, then the LEDs. */
     private void draw(final String label, final boolean full)
     {
+        if (stopping)
+        {
+            return;
+        }
         final List<Map<String, Object>> rows = rows();
         final Map<String, Object> status = ctl("status");
         if (!terminal && !full)
@@ -516,7 +527,8 @@ public final class Demo
         }
         for (final String l : lines)
         {
-            out.println(l);
+            // on a terminal a line must not wrap, or the redraw would move up too few lines
+            out.println(terminal && l.length() >= width ? l.substring(0, width - 2) + ">" : l);
         }
         out.flush();
         drawnLines = lines.size();
@@ -913,6 +925,28 @@ public final class Demo
     }
 
     // ------------------------------------------------------------------------------------ small things
+
+    /** The terminal's columns (stty size on /dev/tty), 80 if unknown. */
+    private static int terminalWidth()
+    {
+        try
+        {
+            final Process p = new ProcessBuilder("stty", "size").redirectInput(new java.io.File("/dev/tty"))
+                .redirectErrorStream(true).start();
+            final String[] size = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip().split(" ");
+            p.waitFor(5, TimeUnit.SECONDS);
+            return size.length == 2 && size[1].matches("\\d+") && Integer.parseInt(size[1]) >= 40 ? Integer.parseInt(size[1]) : 80;
+        }
+        catch (final IOException e)
+        {
+            return 80;
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+            return 80;
+        }
+    }
 
     /** passgatectl --json COMMAND against the lab's daemon (in this process); the answer, empty if none. */
     private Map<String, Object> ctl(final String... command)

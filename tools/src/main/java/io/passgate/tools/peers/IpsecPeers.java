@@ -314,10 +314,16 @@ public final class IpsecPeers
         /** IKE_SA_INIT then IKE_AUTH: an IKE SA and a first ESP SA. */
         public void initiate() throws IOException
         {
+            initiate(10_000);
+        }
+
+        /** As {@link #initiate()}, giving up on IKE_SA_INIT after {@code timeoutMs} (a refused attempt fails sooner). */
+        public void initiate(final int timeoutMs) throws IOException
+        {
             ispi = ThreadLocalRandom.current().nextLong() | 1;
             rspi = 0;
             messageId = 0;
-            final ByteBuffer init = exchange(IkeHeader.IKE_SA_INIT, 0, 10_000);
+            final ByteBuffer init = exchange(IkeHeader.IKE_SA_INIT, 0, timeoutMs);
             rspi = init.getLong(8);
             child(IkeHeader.IKE_AUTH);
         }

@@ -23,6 +23,7 @@ public final class DataplaneAgent implements Agent
 
     private final int shard;
     private final NfqueueChannel channel;
+    private final NfqueueChannel live;
     private final PacketHandler handler;
     private final CounterSet counters;
     private final CountersFile countersFile;
@@ -40,8 +41,16 @@ public final class DataplaneAgent implements Agent
     public DataplaneAgent(final int shard, final NfqueueChannel channel, final PacketHandler handler,
         final CounterSet counters, final CountersFile countersFile, final EpochClock clock)
     {
+        this(shard, channel, null, handler, counters, countersFile, clock);
+    }
+
+    /** {@code live}: the shard's live queue, served before {@code channel}; null when none. */
+    public DataplaneAgent(final int shard, final NfqueueChannel channel, final NfqueueChannel live,
+        final PacketHandler handler, final CounterSet counters, final CountersFile countersFile, final EpochClock clock)
+    {
         this.shard = shard;
         this.channel = channel;
+        this.live = live;
         this.handler = handler;
         this.counters = counters;
         this.countersFile = countersFile;
@@ -62,6 +71,10 @@ public final class DataplaneAgent implements Agent
         {
             work += commands.drain(runCommand);
             handler.onDutyCycle(now);
+            if (live != null)
+            {
+                work += drainLive();
+            }
             work += channel.poll(handler);
         }
         catch (final RuntimeException | Error e)
@@ -90,6 +103,26 @@ public final class DataplaneAgent implements Agent
         return work;
     }
 
+    /** Empties the live queue (a bounded number of batches, so that a live flood cannot starve the tick). */
+    private int drainLive()
+    {
+        int total = 0;
+        for (int i = 0; i < 16; i++)
+        {
+            final int n = live.poll(handler);
+            if (n == 0)
+            {
+                break;
+            }
+            total += n;
+        }
+        if (total > 0)
+        {
+            counters.add(Counter.LIVE_PACKETS, total);
+        }
+        return total;
+    }
+
     private void runCommand(final Runnable command)
     {
         try
@@ -112,14 +145,19 @@ public final class DataplaneAgent implements Agent
     /** The last fault of a command or timer on this shard, or of a packet in its channel; null when none. */
     public Throwable lastFault()
     {
-        final Throwable packetFault = channel.lastFault();
-        return packetFault != null && (lastFault == null || channel.lastFaultMs() >= lastFaultMs) ? packetFault : lastFault;
+        NfqueueChannel c = channel;
+        if (live != null && live.lastFaultMs() > channel.lastFaultMs())
+        {
+            c = live;
+        }
+        final Throwable packetFault = c.lastFault();
+        return packetFault != null && (lastFault == null || c.lastFaultMs() >= lastFaultMs) ? packetFault : lastFault;
     }
 
     /** When {@link #lastFault()} happened (epoch ms), 0 when never. */
     public long lastFaultMs()
     {
-        return Math.max(lastFaultMs, channel.lastFaultMs());
+        return Math.max(lastFaultMs, Math.max(channel.lastFaultMs(), live == null ? 0 : live.lastFaultMs()));
     }
 
     /**
@@ -158,6 +196,12 @@ public final class DataplaneAgent implements Agent
         return channel;
     }
 
+    /** The live queue's channel, or null. */
+    public NfqueueChannel liveChannel()
+    {
+        return live;
+    }
+
     public PacketHandler handler()
     {
         return handler;
@@ -176,6 +220,10 @@ public final class DataplaneAgent implements Agent
             countersFile.publish(shard, counters);
         }
         channel.close();
+        if (live != null)
+        {
+            live.close();
+        }
     }
 
     @Override

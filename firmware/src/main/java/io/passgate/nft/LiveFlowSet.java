@@ -39,8 +39,8 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  */
 public final class LiveFlowSet implements AutoCloseable
 {
-    private static final int ADD = 1;
-    private static final int REMOVE = 2;
+    public static final int ADD = 1;
+    public static final int REMOVE = 2;
     private static final int RECORD = 24;
     private static final int RING_BYTES = 1 << 18;
     /** Flows per netlink transaction: each is two elements of at most 44 bytes, a set's list nests in 64 KB. */
@@ -67,8 +67,8 @@ public final class LiveFlowSet implements AutoCloseable
     private Thread thread;
     private volatile int lastError;
 
-    /** One shard's ring: the engine posts, the writer reads. */
-    public final class Ring implements LiveFlows
+    /** One shard's ring: the engine posts (allocation-free), the writer reads. */
+    public static final class Ring implements LiveFlows
     {
         private final OneToOneRingBuffer buffer = new OneToOneRingBuffer(new UnsafeBuffer(
             BufferUtil.allocateDirectAligned(RING_BYTES + RingBufferDescriptor.TRAILER_LENGTH, 64)));
@@ -85,6 +85,12 @@ public final class LiveFlowSet implements AutoCloseable
             record.putInt(16, serverPort);
             record.putInt(20, externalPort);
             return buffer.write(add ? ADD : REMOVE, record, 0, RECORD);
+        }
+
+        /** Reads up to {@code limit} records: kind (1 add, 2 remove) and the six ints as posted. */
+        public int read(final MessageHandler handler, final int limit)
+        {
+            return buffer.read(handler, limit);
         }
     }
 
@@ -129,7 +135,7 @@ public final class LiveFlowSet implements AutoCloseable
         for (final Ring r : rings)
         {
             int n;
-            while ((n = r.buffer.read(onRecord, MAX_FLOWS)) > 0)
+            while ((n = r.read(onRecord, MAX_FLOWS)) > 0)
             {
                 read += n;
             }

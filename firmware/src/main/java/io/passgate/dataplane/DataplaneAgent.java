@@ -16,6 +16,13 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
  * reads the clock once, drains control commands, handles what the queue holds, and runs deadline-gated
  * periodic work (handler timers, counter publication). Commands from the control plane arrive through a
  * queue this thread drains: the packet path takes no lock.
+ *
+ * <p>With a live queue (packets of live flows, marked by the kernel; see nft.LiveFlowSet), each duty cycle
+ * takes one batch (queue-batch packets at most) of the bulk queue, then drains the live queue: a flood of new
+ * flows fills the bulk queue, never the live one, and a live packet waits at most one bulk batch. Bulk first,
+ * not live first, for the moment a flow becomes live: its packets still in the bulk queue are then usually in
+ * that one batch and leave before its newer packets from the live queue (live first reordered them, and
+ * PptpIT's client, which reads one call at a time, lost the other call's echo).
  */
 public final class DataplaneAgent implements Agent
 {
@@ -71,11 +78,11 @@ public final class DataplaneAgent implements Agent
         {
             work += commands.drain(runCommand);
             handler.onDutyCycle(now);
+            work += channel.poll(handler);
             if (live != null)
             {
                 work += drainLive();
             }
-            work += channel.poll(handler);
         }
         catch (final RuntimeException | Error e)
         {

@@ -44,6 +44,8 @@ public final class ConfigKeys
     public static final String ALIVE_TIMEOUT_MS_DEFAULT = "2000";
     public static final String HAIRPIN_MARK_PROP_NAME = "hairpin-mark";
     public static final String HAIRPIN_MARK_DEFAULT = "0x100000";
+    public static final String LIVE_MARK_PROP_NAME = "live-mark";
+    public static final String LIVE_MARK_DEFAULT = "0x200000";
     public static final String RUNTIME_DIR_PROP_NAME = "runtime-dir";
     public static final String RUNTIME_DIR_DEFAULT = "/run/passgate";
     public static final String STATE_DIR_PROP_NAME = "state-dir";
@@ -73,6 +75,12 @@ public final class ConfigKeys
     public static final String NAT_UNSOLICITED_SYN_ICMP_DEFAULT = "true";
     public static final String NAT_ICMP_RATE_PROP_NAME = "nat.icmp-rate";
     public static final String NAT_ICMP_RATE_DEFAULT = "100";
+    public static final String NAT_LIVE_FLOWS_PROP_NAME = "nat.live-flows";
+    public static final String NAT_LIVE_FLOWS_DEFAULT = "true";
+    public static final String NAT_NEW_RATE_PER_CLIENT_PROP_NAME = "nat.new-rate-per-client";
+    public static final String NAT_NEW_RATE_PER_CLIENT_DEFAULT = "10000";
+    public static final String NAT_WAN_RATE_PER_SOURCE_PROP_NAME = "nat.wan-rate-per-source";
+    public static final String NAT_WAN_RATE_PER_SOURCE_DEFAULT = "10000";
 
     public static final String PPTP_MAX_CONNECTIONS_PROP_NAME = "pptp.max-connections";
     public static final String PPTP_MAX_CONNECTIONS_DEFAULT = "256";
@@ -123,6 +131,7 @@ public final class ConfigKeys
         DEFAULTS.put(IDLE_POLL_MS_PROP_NAME, IDLE_POLL_MS_DEFAULT);
         DEFAULTS.put(ALIVE_TIMEOUT_MS_PROP_NAME, ALIVE_TIMEOUT_MS_DEFAULT);
         DEFAULTS.put(HAIRPIN_MARK_PROP_NAME, HAIRPIN_MARK_DEFAULT);
+        DEFAULTS.put(LIVE_MARK_PROP_NAME, LIVE_MARK_DEFAULT);
         DEFAULTS.put(RUNTIME_DIR_PROP_NAME, RUNTIME_DIR_DEFAULT);
         DEFAULTS.put(STATE_DIR_PROP_NAME, STATE_DIR_DEFAULT);
         DEFAULTS.put(LOG_LEVEL_PROP_NAME, LOG_LEVEL_DEFAULT);
@@ -137,6 +146,9 @@ public final class ConfigKeys
         DEFAULTS.put(NAT_MSS_CLAMP_PROP_NAME, NAT_MSS_CLAMP_DEFAULT);
         DEFAULTS.put(NAT_UNSOLICITED_SYN_ICMP_PROP_NAME, NAT_UNSOLICITED_SYN_ICMP_DEFAULT);
         DEFAULTS.put(NAT_ICMP_RATE_PROP_NAME, NAT_ICMP_RATE_DEFAULT);
+        DEFAULTS.put(NAT_LIVE_FLOWS_PROP_NAME, NAT_LIVE_FLOWS_DEFAULT);
+        DEFAULTS.put(NAT_NEW_RATE_PER_CLIENT_PROP_NAME, NAT_NEW_RATE_PER_CLIENT_DEFAULT);
+        DEFAULTS.put(NAT_WAN_RATE_PER_SOURCE_PROP_NAME, NAT_WAN_RATE_PER_SOURCE_DEFAULT);
         DEFAULTS.put(PPTP_MAX_CONNECTIONS_PROP_NAME, PPTP_MAX_CONNECTIONS_DEFAULT);
         DEFAULTS.put(PPTP_MAX_CALLS_PROP_NAME, PPTP_MAX_CALLS_DEFAULT);
         DEFAULTS.put(PPTP_MAX_CALLS_PER_CONNECTION_PROP_NAME, PPTP_MAX_CALLS_PER_CONNECTION_DEFAULT);

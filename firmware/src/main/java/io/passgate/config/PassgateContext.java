@@ -48,6 +48,10 @@ public final class PassgateContext
     private int idlePollMs;
     private int aliveTimeoutMs;
     private int hairpinMark;
+    private int liveMark;
+    private boolean natLiveFlows;
+    private int natNewRatePerClient;
+    private int natWanRatePerSource;
     private Path runtimeDir;
     private Path stateDir;
     private String logLevel;
@@ -140,7 +144,7 @@ public final class PassgateContext
         failOpen = v.choice(FAIL_MODE_PROP_NAME, "open", "closed").equals("open");
         removeOnStop = v.choice(ON_STOP_PROP_NAME, "fallback", "remove").equals("remove");
         rulesBackend = v.choice(RULES_BACKEND_PROP_NAME, "auto", "nft", "iptables");
-        queueBase = v.integer(QUEUE_BASE_PROP_NAME, 0, 65532);
+        queueBase = v.integer(QUEUE_BASE_PROP_NAME, 0, 65528);   // up to 4 bulk and 4 live queues
         threads = v.integer(THREADS_PROP_NAME, 1, 4);
         if (threads == 3)
         {
@@ -153,6 +157,7 @@ public final class PassgateContext
         idlePollMs = v.integer(IDLE_POLL_MS_PROP_NAME, 1, 1000);
         aliveTimeoutMs = v.integer(ALIVE_TIMEOUT_MS_PROP_NAME, 500, 60_000);
         hairpinMark = v.mark(HAIRPIN_MARK_PROP_NAME);
+        liveMark = v.mark(LIVE_MARK_PROP_NAME);
         runtimeDir = v.path(RUNTIME_DIR_PROP_NAME);
         stateDir = v.path(STATE_DIR_PROP_NAME);
         logLevel = v.choice(LOG_LEVEL_PROP_NAME, "trace", "debug", "info", "warn", "error");
@@ -183,6 +188,13 @@ public final class PassgateContext
         };
         natUnsolicitedSynIcmp = v.bool(NAT_UNSOLICITED_SYN_ICMP_PROP_NAME);
         natIcmpRate = v.integer(NAT_ICMP_RATE_PROP_NAME, 0, 100_000);
+        natLiveFlows = v.bool(NAT_LIVE_FLOWS_PROP_NAME);
+        if (natLiveFlows && translate && liveMark == hairpinMark)
+        {
+            throw new ConfigException(v.where(LIVE_MARK_PROP_NAME) + ": must differ from " + HAIRPIN_MARK_PROP_NAME);
+        }
+        natNewRatePerClient = v.integer(NAT_NEW_RATE_PER_CLIENT_PROP_NAME, 0, 10_000_000);
+        natWanRatePerSource = v.integer(NAT_WAN_RATE_PER_SOURCE_PROP_NAME, 0, 10_000_000);
         pptpMaxConnections = v.integer(PPTP_MAX_CONNECTIONS_PROP_NAME, 1, 65536);
         pptpMaxCalls = v.integer(PPTP_MAX_CALLS_PROP_NAME, 1, 65535);
         pptpMaxCallsPerConnection = v.integer(PPTP_MAX_CALLS_PER_CONNECTION_PROP_NAME, 1, 65535);
@@ -429,6 +441,30 @@ public final class PassgateContext
     public int natIcmpRate()
     {
         return natIcmpRate;
+    }
+
+    /** The mark bit of live flows' packets (see {@link #natLiveFlows()}). */
+    public int liveMark()
+    {
+        return liveMark;
+    }
+
+    /** Live flows in a kernel set, their packets on queues of their own ahead of new traffic. */
+    public boolean natLiveFlows()
+    {
+        return natLiveFlows;
+    }
+
+    /** Packets per second a LAN client may send outside live flows (0: no limit; needs live flows). */
+    public int natNewRatePerClient()
+    {
+        return natNewRatePerClient;
+    }
+
+    /** Packets per second a WAN source may send to the WAN address outside live flows (0: no limit). */
+    public int natWanRatePerSource()
+    {
+        return natWanRatePerSource;
     }
 
     public int pptpMaxConnections()

@@ -117,6 +117,15 @@ public enum Counter
     L2TP_TUNNELS_SWITCHED_OFF("L2TP tunnels ended by switching L2TP passthrough off"),
     L2TP_OTHER_VERSIONS("UDP 1701 datagrams that are not L2TPv2 (L2TPv3 and others: plain UDP NAT)"),
 
+    // floods: live flows (see nft.LiveFlowSet)
+    LIVE_FLOWS_POSTED("live flows posted to the kernel's live set (new ones and refreshes)"),
+    LIVE_FLOWS_RING_FULL("live flows not posted: the ring to the live-set writer was full (tried again)"),
+    LIVE_SET_ELEMENTS_ADDED("live-set elements written to the kernel (both directions of each flow)"),
+    LIVE_SET_ELEMENTS_REMOVED("live-set elements removed when their flow ended"),
+    LIVE_SET_ERRORS("live-set writes the kernel refused"),
+    LIVE_PACKETS("packets received from the live queues (live flows, served first)"),
+    LIVE_QUEUE_DROPPED("packets the kernel dropped because a live queue was full (nfnetlink_queue queue_dropped)"),
+
     // passthrough switches and tunnels
     PASSTHROUGH_REFUSED("packets refused because their passthrough is switched off (RST or ICMP 3/13 sent)"),
     PASSTHROUGH_TORN_DOWN("sessions torn down when their passthrough was switched off"),

@@ -39,6 +39,7 @@ import io.passgate.sys.Interfaces;
 import io.passgate.nfq.QueueConfig;
 import io.passgate.nft.AliveHeartbeat;
 import io.passgate.nft.Firewall;
+import io.passgate.nft.LiveFlowSet;
 import io.passgate.nft.QueueBackend;
 import io.passgate.nft.RulesetSpec;
 import io.passgate.wire.Ipv4Header;
@@ -59,6 +60,8 @@ public final class Daemon implements AutoCloseable
     private CountersFile countersFile;
     private Dataplane dataplane;
     private AliveHeartbeat heartbeat;
+    /** The kernel's set of live flows, written from its own thread; null without live queues. */
+    private LiveFlowSet liveSet;
     private Thread controlThread;
     private final List<RawSocketSink> sinks = new ArrayList<>();
     private final List<NatEngine> engines = new ArrayList<>();
@@ -133,8 +136,11 @@ public final class Daemon implements AutoCloseable
             case "iptables" -> QueueBackend.IPTABLES;
             default -> firewall.detectBackend();
         };
+        final boolean live = ctx.natLiveFlows() && ctx.translate();
         return new RulesetSpec(ctx.lanInterface(), ctx.wanInterface(), ctx.wanAddress(), ctx.queueBase(),
-            ctx.threads(), ctx.failOpen(), ctx.translate(), backend, ctx.hairpinMark(), ctx.aliveTimeoutMs());
+            ctx.threads(), ctx.failOpen(), ctx.translate(), backend, ctx.hairpinMark(), ctx.aliveTimeoutMs(),
+            live ? ctx.liveMark() : 0, ctx.natNewRatePerClient(), ctx.natWanRatePerSource(),
+            (int)Math.min(1L << 24, 2L * ctx.natMaxFlows() * ctx.threads()));
     }
 
     public void start() throws IOException
@@ -159,10 +165,22 @@ public final class Daemon implements AutoCloseable
             queues.add(new QueueConfig(ctx.queueBase() + i, ctx.queueBatch(), ctx.queueMaxLength(),
                 ctx.queueReceiveBuffer(), ctx.gso(), false));
         }
+        final List<QueueConfig> liveQueues = new ArrayList<>();
+        if (spec.liveQueues())
+        {
+            liveSet = new LiveFlowSet(ctx.wanAddress(), controlCounters);
+            for (int i = 0; i < ctx.threads(); i++)
+            {
+                liveQueues.add(new QueueConfig(spec.liveQueue(i), ctx.queueBatch(), ctx.queueMaxLength(),
+                    ctx.queueReceiveBuffer(), ctx.gso(), false));
+            }
+        }
         final Dataplane.HandlerFactory handlers = ctx.translate() ? natHandlers(startMs)
             : (shard, counters) -> new ForwardHandler(counters);
-        dataplane = new Dataplane(queues, handlers, countersFile, SystemEpochClock.INSTANCE, ctx.idlePollMs());
-        Logger.info("bound queue(s) {}-{}", spec.queueBase(), spec.lastQueue());
+        dataplane = new Dataplane(queues, liveQueues, handlers, countersFile, SystemEpochClock.INSTANCE,
+            ctx.idlePollMs());
+        Logger.info("bound queue(s) {}-{}{}", spec.queueBase(), spec.lastQueue(), spec.liveQueues()
+            ? ", live queue(s) " + spec.liveQueue(0) + "-" + spec.lastQueueUsed() : "");
 
         // passthrough switches: remembered across restarts, else the configuration's defaults
         final SwitchStore store = new SwitchStore(ctx.stateDir());
@@ -188,6 +206,10 @@ public final class Daemon implements AutoCloseable
         }
         firewall.apply(spec);
         rulesApplied = true;
+        if (liveSet != null)
+        {
+            liveSet.start();   // the sets exist now
+        }
         takeOver();
         running = true;
         controlServer = new ControlServer(ctx.runtimeDir().resolve("control.sock"), ctx.controlGroup(), this::handle);
@@ -253,6 +275,10 @@ public final class Daemon implements AutoCloseable
             final RawSocketSink sink = new RawSocketSink(counters);
             sinks.add(sink);
             final NatEngine engine = new NatEngine(config, counters, sink, ctx.natIcmpRate(), startMs, shared);
+            if (liveSet != null)
+            {
+                engine.liveFlows(liveSet.ring());
+            }
             engines.add(engine);
             // every shard runs the helpers: their ports' traffic goes to the first queue (see RulesetRenderer),
             // but a session another shard holds is handed to it with its helper's work
@@ -514,6 +540,7 @@ public final class Daemon implements AutoCloseable
     {
         long queueDropped = 0;
         long userDropped = 0;
+        long liveDropped = 0;
         try
         {
             for (final String line : Files.readAllLines(Path.of("/proc/net/netfilter/nfnetlink_queue")))
@@ -527,6 +554,10 @@ public final class Daemon implements AutoCloseable
                         queueDropped += Long.parseLong(f[5]);
                         userDropped += Long.parseLong(f[6]);
                     }
+                    else if (spec.liveQueues() && queue > spec.lastQueue() && queue <= spec.lastQueueUsed())
+                    {
+                        liveDropped += Long.parseLong(f[5]) + Long.parseLong(f[6]);
+                    }
                 }
             }
         }
@@ -536,6 +567,7 @@ public final class Daemon implements AutoCloseable
         }
         controlCounters.set(Counter.QUEUE_DROPPED, queueDropped);
         controlCounters.set(Counter.QUEUE_USER_DROPPED, userDropped);
+        controlCounters.set(Counter.LIVE_QUEUE_DROPPED, liveDropped);
         countersFile.publish(ctx.threads(), controlCounters);
     }
 
@@ -783,6 +815,10 @@ public final class Daemon implements AutoCloseable
                 Logger.warn("could not empty the heartbeat set: {}", e.getMessage());
             }
             heartbeat.close();
+        }
+        if (liveSet != null)
+        {
+            liveSet.close();
         }
         if (spec != null)
         {

@@ -43,29 +43,54 @@ public final class Dataplane implements AutoCloseable
     public Dataplane(final List<QueueConfig> queues, final HandlerFactory handlers, final CountersFile countersFile,
         final EpochClock clock, final int idlePollMs) throws IOException
     {
+        this(queues, List.of(), handlers, countersFile, clock, idlePollMs);
+    }
+
+    /**
+     * Opens and binds every queue; nothing runs until {@link #start}. {@code liveQueues}: empty, or one per shard,
+     * each served before its shard's bulk queue (see {@link DataplaneAgent}).
+     */
+    public Dataplane(final List<QueueConfig> queues, final List<QueueConfig> liveQueues, final HandlerFactory handlers,
+        final CountersFile countersFile, final EpochClock clock, final int idlePollMs) throws IOException
+    {
+        if (!liveQueues.isEmpty() && liveQueues.size() != queues.size())
+        {
+            throw new IllegalArgumentException("one live queue per shard: " + liveQueues.size() + " for " + queues.size());
+        }
         try
         {
             for (int shard = 0; shard < queues.size(); shard++)
             {
                 final CounterSet counters = new CounterSet();
                 final NfqueueChannel channel = NfqueueChannel.open(queues.get(shard), counters);
+                NfqueueChannel live = null;
                 final PacketHandler handler;
                 try
                 {
+                    live = liveQueues.isEmpty() ? null : NfqueueChannel.open(liveQueues.get(shard), counters);
                     handler = handlers.create(shard, counters);
                 }
                 catch (final IOException | RuntimeException e)
                 {
                     channel.close();
+                    if (live != null)
+                    {
+                        live.close();
+                    }
                     throw e;
                 }
-                final DataplaneAgent agent = new DataplaneAgent(shard, channel, handler, counters, countersFile, clock);
+                final DataplaneAgent agent = new DataplaneAgent(shard, channel, live, handler, counters, countersFile,
+                    clock);
                 agents.add(agent);
-                final Poller poller = new Poller(2);
+                final Poller poller = new Poller(3);
                 pollers.add(poller);
                 final EventFd wake = new EventFd();
                 wakes.add(wake);
                 poller.add(channel.fd(), Linux.POLLIN);
+                if (live != null)
+                {
+                    poller.add(live.fd(), Linux.POLLIN);
+                }
                 final int wakeIndex = poller.add(wake.fd(), Linux.POLLIN);
                 agent.wakeWith(wake::signal);
                 final ErrorHandler onError = this::onError;
@@ -158,6 +183,10 @@ public final class Dataplane implements AutoCloseable
             for (final DataplaneAgent agent : agents)
             {
                 agent.channel().close();
+                if (agent.liveChannel() != null)
+                {
+                    agent.liveChannel().close();
+                }
             }
         }
         runners.clear();

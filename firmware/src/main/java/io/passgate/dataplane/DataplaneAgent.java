@@ -16,6 +16,13 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
  * reads the clock once, drains control commands, handles what the queue holds, and runs deadline-gated
  * periodic work (handler timers, counter publication). Commands from the control plane arrive through a
  * queue this thread drains: the packet path takes no lock.
+ *
+ * <p>With a live queue (packets of live flows, marked by the kernel; see nft.LiveFlowSet), each duty cycle
+ * takes one batch (queue-batch packets at most) of the bulk queue, then drains the live queue: a flood of new
+ * flows fills the bulk queue, never the live one, and a live packet waits at most one bulk batch. Bulk first,
+ * not live first, for the moment a flow becomes live: its packets still in the bulk queue are then usually in
+ * that one batch and leave before its newer packets from the live queue (live first reordered them, and
+ * PptpIT's client, which reads one call at a time, lost the other call's echo).
  */
 public final class DataplaneAgent implements Agent
 {
@@ -23,6 +30,7 @@ public final class DataplaneAgent implements Agent
 
     private final int shard;
     private final NfqueueChannel channel;
+    private final NfqueueChannel live;
     private final PacketHandler handler;
     private final CounterSet counters;
     private final CountersFile countersFile;
@@ -40,8 +48,16 @@ public final class DataplaneAgent implements Agent
     public DataplaneAgent(final int shard, final NfqueueChannel channel, final PacketHandler handler,
         final CounterSet counters, final CountersFile countersFile, final EpochClock clock)
     {
+        this(shard, channel, null, handler, counters, countersFile, clock);
+    }
+
+    /** {@code live}: the shard's live queue, served before {@code channel}; null when none. */
+    public DataplaneAgent(final int shard, final NfqueueChannel channel, final NfqueueChannel live,
+        final PacketHandler handler, final CounterSet counters, final CountersFile countersFile, final EpochClock clock)
+    {
         this.shard = shard;
         this.channel = channel;
+        this.live = live;
         this.handler = handler;
         this.counters = counters;
         this.countersFile = countersFile;
@@ -63,6 +79,10 @@ public final class DataplaneAgent implements Agent
             work += commands.drain(runCommand);
             handler.onDutyCycle(now);
             work += channel.poll(handler);
+            if (live != null)
+            {
+                work += drainLive();
+            }
         }
         catch (final RuntimeException | Error e)
         {
@@ -90,6 +110,26 @@ public final class DataplaneAgent implements Agent
         return work;
     }
 
+    /** Empties the live queue (a bounded number of batches, so that a live flood cannot starve the tick). */
+    private int drainLive()
+    {
+        int total = 0;
+        for (int i = 0; i < 16; i++)
+        {
+            final int n = live.poll(handler);
+            if (n == 0)
+            {
+                break;
+            }
+            total += n;
+        }
+        if (total > 0)
+        {
+            counters.add(Counter.LIVE_PACKETS, total);
+        }
+        return total;
+    }
+
     private void runCommand(final Runnable command)
     {
         try
@@ -112,14 +152,19 @@ public final class DataplaneAgent implements Agent
     /** The last fault of a command or timer on this shard, or of a packet in its channel; null when none. */
     public Throwable lastFault()
     {
-        final Throwable packetFault = channel.lastFault();
-        return packetFault != null && (lastFault == null || channel.lastFaultMs() >= lastFaultMs) ? packetFault : lastFault;
+        NfqueueChannel c = channel;
+        if (live != null && live.lastFaultMs() > channel.lastFaultMs())
+        {
+            c = live;
+        }
+        final Throwable packetFault = c.lastFault();
+        return packetFault != null && (lastFault == null || c.lastFaultMs() >= lastFaultMs) ? packetFault : lastFault;
     }
 
     /** When {@link #lastFault()} happened (epoch ms), 0 when never. */
     public long lastFaultMs()
     {
-        return Math.max(lastFaultMs, channel.lastFaultMs());
+        return Math.max(lastFaultMs, Math.max(channel.lastFaultMs(), live == null ? 0 : live.lastFaultMs()));
     }
 
     /**
@@ -158,6 +203,12 @@ public final class DataplaneAgent implements Agent
         return channel;
     }
 
+    /** The live queue's channel, or null. */
+    public NfqueueChannel liveChannel()
+    {
+        return live;
+    }
+
     public PacketHandler handler()
     {
         return handler;
@@ -176,6 +227,10 @@ public final class DataplaneAgent implements Agent
             countersFile.publish(shard, counters);
         }
         channel.close();
+        if (live != null)
+        {
+            live.close();
+        }
     }
 
     @Override

@@ -44,6 +44,8 @@ public final class FlowTable
     final int[] alg;
     final int[] algData;
     final long[] timerId;
+    /** Live flows: when to post the flow to {@link LiveFlows} again; 0 never posted, Long.MAX_VALUE never to post. */
+    final long[] liveAt;
     // free list and transitory LRU (intrusive, by index)
     private final int[] next;
     private final int[] lruPrev;
@@ -86,6 +88,7 @@ public final class FlowTable
         alg = new int[capacity];
         algData = new int[capacity];
         timerId = new long[capacity];
+        liveAt = new long[capacity];
         next = new int[capacity];
         lruPrev = new int[capacity];
         lruNext = new int[capacity];
@@ -238,6 +241,7 @@ public final class FlowTable
         alg[f] = 0;
         algData[f] = 0;
         timerId[f] = -1;
+        liveAt[f] = 0;
         lruPrev[f] = NONE;
         lruNext[f] = NONE;
         place(outSlots, hashOut(proto, ia, outboundIntPort(proto, ip), ra, rp), f);

@@ -84,6 +84,8 @@ public final class NatEngine
     private final UnsafeBuffer reset = new UnsafeBuffer(new byte[40]);
 
     private Helper[] helpers = new Helper[0];
+    /** Where live flows are posted (the kernel's live set, see nft.LiveFlowSet); null: not kept. */
+    private LiveFlows live;
     private final List<HelperSpec> specs = new ArrayList<>();
     private Passthroughs layout = Passthroughs.of(List.of());
     private PassthroughPolicy policy = new PassthroughPolicy(layout);
@@ -506,6 +508,10 @@ public final class NatEngine
         flows.lastSeen[f] = now;
         flows.packetsOut[f]++;
         flows.bytesOut[f] += ip.totalLength();
+        if (now >= flows.liveAt[f] && live != null)
+        {
+            maybeLive(f);
+        }
     }
 
     private void touchIn(final int f)
@@ -513,6 +519,46 @@ public final class NatEngine
         flows.lastSeen[f] = now;
         flows.packetsIn[f]++;
         flows.bytesIn[f] += ip.totalLength();
+        if (now >= flows.liveAt[f] && live != null)
+        {
+            maybeLive(f);
+        }
+    }
+
+    /** Posts the kernel's live set streams to read. */
+    public void liveFlows(final LiveFlows liveFlows)
+    {
+        this.live = liveFlows;
+    }
+
+    /**
+     * A flow that has carried traffic both ways is live: posted (again every {@link LiveFlows#REFRESH_MS}) so
+     * that the kernel marks its packets and they take the live queue, ahead of new flows. TCP, UDP, GRE and
+     * ESP only (the kernel's sets are keyed by ports or by protocol); hairpins never (they stay on the LAN).
+     */
+    private void maybeLive(final int f)
+    {
+        if (flows.packetsIn[f] == 0 || flows.packetsOut[f] == 0)
+        {
+            return;
+        }
+        final int proto = flows.protocol[f] & 0xFF;
+        if ((flows.flags[f] & FLAG_HAIRPIN) != 0
+            || proto != Protocols.TCP && proto != Protocols.UDP && proto != Protocols.GRE && proto != Protocols.ESP)
+        {
+            flows.liveAt[f] = Long.MAX_VALUE;
+            return;
+        }
+        if (live.post(true, proto, flows.intAddr[f], flows.intPort[f], flows.remAddr[f], flows.remPort[f], flows.extPort[f]))
+        {
+            flows.liveAt[f] = now + LiveFlows.REFRESH_MS;
+            counters.increment(Counter.LIVE_FLOWS_POSTED);
+        }
+        else
+        {
+            flows.liveAt[f] = now + 100;
+            counters.increment(Counter.LIVE_FLOWS_RING_FULL);
+        }
     }
 
     /**
@@ -1122,6 +1168,16 @@ public final class NatEngine
                 shared.release(mProto, mAddr, mPort, config.shard());
             }
         }
+        final long liveAt = flows.liveAt[f];
+        if (live != null && liveAt != 0 && liveAt != Long.MAX_VALUE)
+        {
+            final int proto = flows.protocol[f] & 0xFF;
+            if (!live.post(false, proto, flows.intAddr[f], flows.intPort[f], flows.remAddr[f], flows.remPort[f],
+                flows.extPort[f]))
+            {
+                counters.increment(Counter.LIVE_FLOWS_RING_FULL);   // the element times out instead
+            }
+        }
         flows.remove(f);
         counters.set(Counter.NAT_FLOWS_LIVE, flows.size());
         counters.set(Counter.NAT_MAPPINGS_LIVE, mappings.size());
@@ -1255,6 +1311,10 @@ public final class NatEngine
             flows.packetsOut[flow]++;
             flows.bytesOut[flow] += packet.totalLength();
             current = flow;
+            if (now >= flows.liveAt[flow] && live != null)
+            {
+                maybeLive(flow);
+            }
         }
 
         @Override
@@ -1264,6 +1324,10 @@ public final class NatEngine
             flows.packetsIn[flow]++;
             flows.bytesIn[flow] += packet.totalLength();
             current = flow;
+            if (now >= flows.liveAt[flow] && live != null)
+            {
+                maybeLive(flow);
+            }
         }
 
         @Override

@@ -51,15 +51,58 @@ public final class RulesetRenderer
             b.append("\t}\n\n");
         }
 
+        final boolean live = s.liveQueues();
+        final String notLive = live ? "meta mark & " + hex(s.liveMark()) + " == 0 " : "";
+        if (live)
+        {
+            b.append("\tset ").append(RulesetSpec.LIVE_PORTS_SET).append(" {\n");
+            b.append("\t\ttype ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service\n");
+            b.append("\t\tflags timeout\n");
+            b.append("\t\tsize ").append(s.liveSetSize()).append('\n');
+            b.append("\t\tcomment \"live TCP and UDP flows, both directions as on the wire: passgate adds and removes them\"\n");
+            b.append("\t}\n\n");
+            b.append("\tset ").append(RulesetSpec.LIVE_PROTOS_SET).append(" {\n");
+            b.append("\t\ttype ipv4_addr . ipv4_addr . inet_proto\n");
+            b.append("\t\tflags timeout\n");
+            b.append("\t\tsize ").append(s.liveSetSize()).append('\n');
+            b.append("\t\tcomment \"live GRE and ESP flows, both directions: passgate adds and removes them\"\n");
+            b.append("\t}\n\n");
+            appendRateSet(b, RulesetSpec.LAN_NEW_SET, s.lanNewRate(), "LAN clients sending outside live flows");
+            appendRateSet(b, RulesetSpec.WAN_NEW_SET, s.wanNewRate(), "WAN sources sending to the WAN address outside live flows");
+        }
+
         // raw prerouting
         b.append("\tchain raw_prerouting {\n");
         b.append("\t\ttype filter hook prerouting priority raw; policy accept;\n");
         if (s.translate())
         {
+            if (live)
+            {
+                b.append("\t\tip saddr . ip daddr . meta l4proto . th sport . th dport @").append(RulesetSpec.LIVE_PORTS_SET)
+                    .append(" meta mark set meta mark | ").append(hex(s.liveMark()))
+                    .append(" comment \"a live flow's packet: to its shard's live queue\"\n");
+                b.append("\t\tip saddr . ip daddr . meta l4proto @").append(RulesetSpec.LIVE_PROTOS_SET)
+                    .append(" meta mark set meta mark | ").append(hex(s.liveMark()))
+                    .append(" comment \"a live tunnel's GRE or ESP: to the live queue\"\n");
+                if (s.lanNewRate() > 0)
+                {
+                    b.append("\t\tiifname ").append(lan).append(" fib daddr type != local ").append(notLive).append(alive)
+                        .append("add @").append(RulesetSpec.LAN_NEW_SET).append(" { ip saddr limit rate over ")
+                        .append(s.lanNewRate()).append("/second burst ").append(s.lanNewRate())
+                        .append(" packets } counter drop comment \"flood: a LAN client over nat.new-rate-per-client outside live flows\"\n");
+                }
+            }
             b.append("\t\tiifname ").append(lan).append(" fib daddr type != local ").append(alive)
                 .append("notrack comment \"LAN traffic to forward: passgate translates it\"\n");
             b.append("\t\tip daddr ").append(s.wan())
                 .append(" meta l4proto { tcp, udp } socket transparent 0 accept comment \"the router's own sockets: kernel\"\n");
+            if (live && s.wanNewRate() > 0)
+            {
+                b.append("\t\tip daddr ").append(s.wan()).append(' ').append(notLive).append(alive)
+                    .append("add @").append(RulesetSpec.WAN_NEW_SET).append(" { ip saddr limit rate over ")
+                    .append(s.wanNewRate()).append("/second burst ").append(s.wanNewRate())
+                    .append(" packets } counter drop comment \"flood: a WAN source over nat.wan-rate-per-source outside live flows\"\n");
+            }
             b.append("\t\tip daddr ").append(s.wan()).append(' ').append(alive)
                 .append("notrack comment \"to the WAN address: passgate's mappings\"\n");
         }
@@ -201,6 +244,22 @@ public final class RulesetRenderer
             b.append(v);
         }
         return b.toString();
+    }
+
+    /** A dynamic set of source addresses, each with its own rate limit (a meter); elements idle out after a minute. */
+    private static void appendRateSet(final StringBuilder b, final String name, final int rate, final String what)
+    {
+        if (rate <= 0)
+        {
+            return;
+        }
+        b.append("\tset ").append(name).append(" {\n");
+        b.append("\t\ttype ipv4_addr\n");
+        b.append("\t\tflags dynamic,timeout\n");
+        b.append("\t\tsize 65535\n");
+        b.append("\t\ttimeout 1m\n");
+        b.append("\t\tcomment \"").append(what).append(": a rate limit each\"\n");
+        b.append("\t}\n\n");
     }
 
     /** The fail-open chain: the kernel masquerades LAN-to-WAN traffic that passgate does not handle. */
@@ -349,9 +408,27 @@ public final class RulesetRenderer
         return render(s, nft, rules);
     }
 
+    /**
+     * With live queues every rule comes twice: first for packets of live flows (marked in raw prerouting), to
+     * the shard's live queue, then for the rest, to its bulk queue. NFQUEUE ends the packet's way through the
+     * chain, so a marked packet never reaches the second half.
+     */
     private static List<String> render(final RulesetSpec s, final boolean nft, final List<QueueRule> rules)
     {
         final List<String> out = new ArrayList<>();
+        if (s.liveQueues())
+        {
+            final String mark = hex(s.liveMark());
+            for (final QueueRule r : rules)
+            {
+                final String match = nft ? r.nft() : r.iptables();
+                if (match != null)
+                {
+                    out.add(queue(s, nft, (nft ? "meta mark & " + mark + " == " + mark + " " : "-m mark --mark " + mark
+                        + "/" + mark + " ") + match, r.queue() + s.queues(), "live flows: " + r.why()));
+                }
+            }
+        }
         for (final QueueRule r : rules)
         {
             final String match = nft ? r.nft() : r.iptables();

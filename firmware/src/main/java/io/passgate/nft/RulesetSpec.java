@@ -17,15 +17,39 @@ import io.passgate.wire.Ipv4Header;
  * @param backend        where the queue statements go
  * @param hairpinMark    packet mark bit passgate sets on hairpinned packets
  * @param aliveTimeoutMs fail-open: how long after the last heartbeat the kernel takes over
+ * @param liveMark       mark bit of packets of live flows (sets {@link #LIVE_PORTS_SET} and {@link #LIVE_PROTOS_SET}),
+ *                       queued to a live queue of their own per shard ({@link #liveQueue}); 0: no live queues
+ * @param lanNewRate     packets per second a LAN client may send outside live flows (a kernel limit); 0: none
+ * @param wanNewRate     packets per second a WAN source may send to the WAN address outside live flows; 0: none
+ * @param liveSetSize    how many elements each live set holds
  */
 public record RulesetSpec(String lanInterface, String wanInterface, int wanAddress, int queueBase, int queues,
-    boolean failOpen, boolean translate, QueueBackend backend, int hairpinMark, int aliveTimeoutMs)
+    boolean failOpen, boolean translate, QueueBackend backend, int hairpinMark, int aliveTimeoutMs, int liveMark,
+    int lanNewRate, int wanNewRate, int liveSetSize)
 {
+    /** Live flows of TCP and UDP: (source, destination, protocol, source port, destination port) as on the wire. */
+    public static final String LIVE_PORTS_SET = "live_ports";
+    /** Live flows of GRE and ESP: (source, destination, protocol). */
+    public static final String LIVE_PROTOS_SET = "live_protos";
+    /** LAN clients over their rate of packets outside live flows (a dynamic set with a limit per element). */
+    public static final String LAN_NEW_SET = "lan_new";
+    /** WAN sources over their rate of packets to the WAN address outside live flows. */
+    public static final String WAN_NEW_SET = "wan_new";
+
     public static final String TABLE = "passgate";
     public static final String ALIVE_SET = "alive";
     /** UDP ports the IPsec and L2TP helpers own; with several queues their traffic goes to the first. */
     public static final int[] PINNED_UDP_PORTS = {500, 1701, 4500};
     public static final int PPTP_PORT = 1723;
+
+    /** Without live queues and flood limits. */
+    public RulesetSpec(final String lanInterface, final String wanInterface, final int wanAddress, final int queueBase,
+        final int queues, final boolean failOpen, final boolean translate, final QueueBackend backend,
+        final int hairpinMark, final int aliveTimeoutMs)
+    {
+        this(lanInterface, wanInterface, wanAddress, queueBase, queues, failOpen, translate, backend, hairpinMark,
+            aliveTimeoutMs, 0, 0, 0, 0);
+    }
 
     public RulesetSpec
     {
@@ -46,5 +70,23 @@ public record RulesetSpec(String lanInterface, String wanInterface, int wanAddre
     public int lastQueue()
     {
         return queueBase + queues - 1;
+    }
+
+    /** Whether live flows have queues of their own (translate mode only). */
+    public boolean liveQueues()
+    {
+        return liveMark != 0 && translate;
+    }
+
+    /** Shard {@code shard}'s live queue: after the bulk queues. */
+    public int liveQueue(final int shard)
+    {
+        return queueBase + queues + shard;
+    }
+
+    /** The highest queue number the rules use. */
+    public int lastQueueUsed()
+    {
+        return liveQueues() ? liveQueue(queues - 1) : lastQueue();
     }
 }

@@ -91,6 +91,9 @@ class PassgateContextTest
         assertTrue(error("lan-interface = eth0", "lan-interface = eth2").contains("set twice (first at test.conf line 1)"));
         assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "nat.port-range = 100-200").contains("1024-65535"));
         assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "hairpin-mark = 3").contains("single mark bit"));
+        assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "live-mark = 0x100000")
+            .contains("key 'live-mark': must differ from hairpin-mark"));
+        assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "nat.new-rate-per-client = -1").contains("nat.new-rate-per-client"));
         assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "gso = perhaps").contains("true or false"));
         assertTrue(error("lan-interface = eth0;rm -rf", "wan-interface = eth1").contains("not an interface name"));
     }

@@ -41,6 +41,8 @@ class NatAllocationTest
     {
         final NatHarness nat = new NatHarness(NatConfig.defaults(WAN, NatHarness.LAN_ROUTER, 2, 65536));
         final NatEngine engine = nat.engine;
+        // live flows posted to a real ring (never drained here: it fills, and the full-ring path is measured too)
+        engine.liveFlows(new io.passgate.nft.LiveFlowSet.Ring());
         final UnsafeBuffer tcp = Packets.tcp(A, 33000, S1, 443, TcpHeader.ACK, 0, 1200);
         final UnsafeBuffer udp = Packets.udp(A, 5000, S1, 53, 512);
         final UnsafeBuffer ping = Packets.icmpQuery(A, S1, IcmpHeader.ECHO_REQUEST, 99, 1);

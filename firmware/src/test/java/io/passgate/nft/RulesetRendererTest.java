@@ -83,4 +83,29 @@ class RulesetRendererTest
         golden("stopped-fail-open.nft", RulesetRenderer.nftStoppedScript(spec(1, true, true, QueueBackend.NFT)));
         golden("stopped-fail-closed.nft", RulesetRenderer.nftStoppedScript(spec(1, false, true, QueueBackend.NFT)));
     }
+
+    private static RulesetSpec liveSpec(final int queues, final QueueBackend backend)
+    {
+        return new RulesetSpec("eth0", "eth1", Ipv4Header.parse("203.0.113.1"), 0, queues, true, true, backend,
+            0x100000, 2000, 0x200000, 10000, 5000, 131072);
+    }
+
+    @Test
+    void liveQueuesAndFloodLimits() throws IOException
+    {
+        golden("live-queues.nft", RulesetRenderer.nftScript(liveSpec(1, QueueBackend.IPTABLES)));
+        golden("live-queues.iptables", RulesetRenderer.iptablesScript(liveSpec(1, QueueBackend.IPTABLES)));
+        golden("live-queues-two-queues.iptables", RulesetRenderer.iptablesScript(liveSpec(2, QueueBackend.IPTABLES)));
+        golden("live-queues-nft-queue.nft", RulesetRenderer.nftScript(liveSpec(2, QueueBackend.NFT)));
+    }
+
+    @Test
+    void liveQueuesComeAfterTheBulkQueues()
+    {
+        final RulesetSpec s = liveSpec(4, QueueBackend.IPTABLES);
+        assertEquals(4, s.liveQueue(0));
+        assertEquals(7, s.lastQueueUsed());
+        assertEquals(3, s.lastQueue());
+        assertEquals(3, spec(4, true, true, QueueBackend.IPTABLES).lastQueueUsed(), "no live queues: the bulk ones only");
+    }
 }

@@ -153,6 +153,8 @@ public final class Linux
     // <linux/netfilter/nf_tables.h>
     public static final int NFT_MSG_NEWSETELEM = 12;
     public static final int NFT_MSG_DELSETELEM = 14;
+    /** Like DELSETELEM, but a missing element is no error (Linux 6.3). */
+    public static final int NFT_MSG_DESTROYSETELEM = 30;
     public static final int NFTA_SET_ELEM_LIST_TABLE = 1;
     public static final int NFTA_SET_ELEM_LIST_SET = 2;
     public static final int NFTA_SET_ELEM_LIST_ELEMENTS = 3;

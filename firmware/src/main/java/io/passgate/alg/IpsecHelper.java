@@ -922,6 +922,24 @@ public final class IpsecHelper implements Helper
         return work;
     }
 
+    /**
+     * After a restart: the packets held for a waiting server were in the old process's memory, not in the
+     * image; their slots are freed (counted as expired holds: the clients retransmit). Waits go on.
+     */
+    @Override
+    public void afterRestore(final long nowMs)
+    {
+        for (int i = 0; i < HOLD_SLOTS; i++)
+        {
+            if (holdUsed[i])
+            {
+                holdUsed[i] = false;
+                counters.increment(Counter.DROP_IPSEC_HOLD_EXPIRED);
+            }
+        }
+        counters.set(Counter.TUNNELS_IPSEC, tunLive);
+    }
+
     // ------------------------------------------------------------------------------ switches, expiry, ICMP
 
     @Override

@@ -1122,6 +1122,13 @@ public final class L2tpHelper implements Helper
     // ------------------------------------------------------------------------------------------- listing
 
     /** One row per tunnel: ports, the three Tunnel IDs (the client's, the one the server sees, the server's), sessions. */
+    /** After a restart: the tables came back whole; the gauge follows. */
+    @Override
+    public void afterRestore(final long nowMs)
+    {
+        counters.set(Counter.TUNNELS_L2TP, live);
+    }
+
     @Override
     public void collectTunnels(final int helper, final TunnelSink sink)
     {

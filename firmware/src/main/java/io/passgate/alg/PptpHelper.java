@@ -145,6 +145,8 @@ public final class PptpHelper implements Helper
     // per connection and direction: next expected sequence, position in the current message, its length,
     // its first bytes, and the rewrites the peer has not acknowledged yet
     private final long[] nextSeq;
+    /** Per direction: restored after a restart, and no segment parsed in order since (see {@link #afterRestore}). */
+    private final boolean[] resync;
     private final int[] msgPos;
     private final int[] msgLen;
     private final int[] msgType;
@@ -242,6 +244,7 @@ public final class PptpHelper implements Helper
         prefix = new byte[maxConnections * 2 * PREFIX];
         pacSeen = new int[maxConnections * 2];
         restoredTrans = new int[maxConnections * 2];
+        resync = new boolean[maxConnections * 2];
         pendingPns = new int[maxConnections];
         pendingTrans = new int[maxConnections];
         final int pool = Math.max(4096, maxConnections * 32);
@@ -515,12 +518,24 @@ public final class PptpHelper implements Helper
     private int segment(final int c, final int d, final int dir, final int length)
     {
         final long expected = nextSeq[d];
-        final int ahead = (int)(segmentSeq - expected);
+        int ahead = (int)(segmentSeq - expected);
+        if (ahead > 0 && resync[d] && startsMessage(length))
+        {
+            // restored from an image older than the stream: the segment begins a message, take it from here
+            nextSeq[d] = segmentSeq;
+            msgPos[d] = 0;
+            msgLen[d] = 0;
+            msgType[d] = 0;
+            restoredTrans[d] = NONE;
+            ahead = 0;
+            counters.increment(Counter.PPTP_RESYNCED);
+        }
         if (ahead > 0)
         {
             counters.increment(Counter.PPTP_OUT_OF_ORDER);
             return PacketHandler.VERDICT_DROP;
         }
+        resync[d] = false;
         boolean modified = replayRewrites(d, length);
         int i = -ahead;   // bytes already seen
         if (i >= length)
@@ -1685,6 +1700,37 @@ public final class PptpHelper implements Helper
     }
 
     /** One row per control connection and per call with its GRE (client's, server's and WAN Call IDs). */
+    /** Whether the segment's payload starts with a PPTP control message header (length, type 1, the cookie). */
+    private boolean startsMessage(final int length)
+    {
+        if (length < PptpControl.HEADER_LENGTH)
+        {
+            return false;
+        }
+        final int msgLength = buffer.getShort(payloadStart + PptpControl.LENGTH_OFFSET, java.nio.ByteOrder.BIG_ENDIAN)
+            & 0xFFFF;
+        return msgLength >= PptpControl.HEADER_LENGTH
+            && (buffer.getShort(payloadStart + PptpControl.PPTP_TYPE_OFFSET, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF)
+            == PptpControl.PPTP_CONTROL_MESSAGE
+            && buffer.getInt(payloadStart + PptpControl.COOKIE_OFFSET, java.nio.ByteOrder.BIG_ENDIAN)
+            == PptpControl.MAGIC_COOKIE;
+    }
+
+    /**
+     * After a restart: each control connection's stream may have moved on since the image was written (a
+     * message in the last moments before the crash), so a segment ahead of the restored position that begins
+     * a message resynchronises the parser instead of waiting for a gap that will never be filled. Rewrites
+     * remembered for retransmissions are kept (they name stream positions, still true).
+     */
+    @Override
+    public void afterRestore(final long nowMs)
+    {
+        java.util.Arrays.fill(resync, true);
+        counters.set(Counter.PPTP_CONTROL_LIVE, connLive);
+        counters.set(Counter.TUNNELS_PPTP, callLive);
+    }
+
+
     @Override
     public void collectTunnels(final int helper, final TunnelSink sink)
     {

@@ -50,6 +50,10 @@ public final class ConfigKeys
     public static final String RUNTIME_DIR_DEFAULT = "/run/passgate";
     public static final String STATE_DIR_PROP_NAME = "state-dir";
     public static final String STATE_DIR_DEFAULT = "/var/lib/passgate";
+    public static final String STATE_KEEP_PROP_NAME = "state.keep";
+    public static final String STATE_KEEP_DEFAULT = "true";
+    public static final String STATE_INTERVAL_MS_PROP_NAME = "state.interval-ms";
+    public static final String STATE_INTERVAL_MS_DEFAULT = "250";
     public static final String LOG_LEVEL_PROP_NAME = "log-level";
     public static final String LOG_LEVEL_DEFAULT = "info";
 
@@ -130,6 +134,8 @@ public final class ConfigKeys
         DEFAULTS.put(GSO_PROP_NAME, GSO_DEFAULT);
         DEFAULTS.put(IDLE_POLL_MS_PROP_NAME, IDLE_POLL_MS_DEFAULT);
         DEFAULTS.put(ALIVE_TIMEOUT_MS_PROP_NAME, ALIVE_TIMEOUT_MS_DEFAULT);
+        DEFAULTS.put(STATE_KEEP_PROP_NAME, STATE_KEEP_DEFAULT);
+        DEFAULTS.put(STATE_INTERVAL_MS_PROP_NAME, STATE_INTERVAL_MS_DEFAULT);
         DEFAULTS.put(HAIRPIN_MARK_PROP_NAME, HAIRPIN_MARK_DEFAULT);
         DEFAULTS.put(LIVE_MARK_PROP_NAME, LIVE_MARK_DEFAULT);
         DEFAULTS.put(RUNTIME_DIR_PROP_NAME, RUNTIME_DIR_DEFAULT);

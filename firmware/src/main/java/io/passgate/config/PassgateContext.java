@@ -47,6 +47,8 @@ public final class PassgateContext
     private boolean gso;
     private int idlePollMs;
     private int aliveTimeoutMs;
+    private boolean stateKeep;
+    private int stateIntervalMs;
     private int hairpinMark;
     private int liveMark;
     private boolean natLiveFlows;
@@ -156,6 +158,8 @@ public final class PassgateContext
         gso = v.bool(GSO_PROP_NAME);
         idlePollMs = v.integer(IDLE_POLL_MS_PROP_NAME, 1, 1000);
         aliveTimeoutMs = v.integer(ALIVE_TIMEOUT_MS_PROP_NAME, 500, 60_000);
+        stateKeep = v.bool(STATE_KEEP_PROP_NAME);
+        stateIntervalMs = v.integer(STATE_INTERVAL_MS_PROP_NAME, 10, 60_000);
         hairpinMark = v.mark(HAIRPIN_MARK_PROP_NAME);
         liveMark = v.mark(LIVE_MARK_PROP_NAME);
         runtimeDir = v.path(RUNTIME_DIR_PROP_NAME);
@@ -360,6 +364,18 @@ public final class PassgateContext
     public int aliveTimeoutMs()
     {
         return aliveTimeoutMs;
+    }
+
+    /** Whether the sessions are kept in a state file under runtime-dir, for a restart to take up. */
+    public boolean stateKeep()
+    {
+        return stateKeep;
+    }
+
+    /** How often (at most) the dataplane writes the state file while traffic flows. */
+    public int stateIntervalMs()
+    {
+        return stateIntervalMs;
     }
 
     public int hairpinMark()

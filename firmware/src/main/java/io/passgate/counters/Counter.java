@@ -82,6 +82,7 @@ public enum Counter
     PPTP_RESETS_SENT("PPTP control connections reset by passgate"),
     PPTP_RETRANSMISSIONS_PATCHED("retransmitted PPTP bytes rewritten as the first time"),
     PPTP_OUT_OF_ORDER("PPTP control segments dropped until the gap before them is filled"),
+    PPTP_RESYNCED("PPTP control streams taken up again at a message start after a restart"),
     PPTP_UNSYNCED("PPTP control segments passed untouched (connection picked up mid-stream)"),
     PPTP_GRE_OUT("enhanced GRE packets translated LAN to WAN"),
     PPTP_GRE_IN("enhanced GRE packets translated WAN to LAN"),
@@ -162,6 +163,9 @@ public enum Counter
     DROP_HANDLER_FAULT("dropped: the packet handler failed on it (a passgate bug; see passgatectl status)"),
 
     // faults (a passgate bug or the system refusing; see passgatectl status for the last one)
+    STATE_SAVES("state images written to the state file (sessions and tunnels a restart keeps)"),
+    STATE_SAVE_FAILED("state images not written: larger than the state file (see the log)"),
+    STATE_RESTORED_SESSIONS("sessions restored from the state file at start (a restart kept them)"),
     DATAPLANE_ERRORS("exceptions out of a dataplane duty cycle (the loop went on)"),
     SEND_ERRORS("passgate's own packets (TCP RST, ICMP errors) the raw socket failed to send"),
 

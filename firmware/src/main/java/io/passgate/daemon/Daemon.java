@@ -33,6 +33,8 @@ import io.passgate.dataplane.ForwardHandler;
 import io.passgate.nat.NatConfig;
 import io.passgate.nat.NatEngine;
 import io.passgate.nat.NatHandler;
+import io.passgate.nat.EngineImage;
+import io.passgate.nat.StateStore;
 import io.passgate.nat.RawSocketSink;
 import io.passgate.nat.SharedEndpoints;
 import io.passgate.sys.Interfaces;
@@ -64,6 +66,7 @@ public final class Daemon implements AutoCloseable
     private LiveFlowSet liveSet;
     private Thread controlThread;
     private final List<RawSocketSink> sinks = new ArrayList<>();
+    private final List<StateStore> stateStores = new ArrayList<>();
     private final List<NatEngine> engines = new ArrayList<>();
     private final CounterSet controlCounters = new CounterSet();
     private final Supplier<PassgateContext> reloader;
@@ -286,8 +289,48 @@ public final class Daemon implements AutoCloseable
             {
                 engine.register(helper);
             }
-            return new NatHandler(engine, counters, ctx.queueBase());
+            final NatHandler handler = new NatHandler(engine, counters, ctx.queueBase());
+            if (ctx.stateKeep())
+            {
+                handler.stateStore(openState(engine, shard));
+            }
+            return handler;
         };
+    }
+
+    /**
+     * Opens the shard's state file and takes up the sessions a good image in it holds (a restart), before the
+     * dataplane runs; a bad file is reported and replaced. Never fails the start: without a usable file
+     * passgate runs without one.
+     */
+    private StateStore openState(final NatEngine engine, final int shard)
+    {
+        final Path file = ctx.runtimeDir().resolve("state-" + shard);
+        try
+        {
+            final long t0 = System.nanoTime();
+            final StateStore store = StateStore.open(file, engine, new EngineImage(engine), shard, StateStore.bootId(),
+                ctx.stateIntervalMs(), System.currentTimeMillis());
+            final StateStore.Found found = store.found();
+            if (found.problem() != null)
+            {
+                Logger.warn(found.problem());
+            }
+            if (found.sessions() > 0)
+            {
+                Logger.info("shard {}: {} sessions taken up from {} (image of {} ms before, read in {} ms)", shard,
+                    found.sessions(), file, System.currentTimeMillis() - found.savedAtMs(),
+                    (System.nanoTime() - t0) / 1_000_000);
+            }
+            stateStores.add(store);
+            return store;
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            Logger.warn("state file {} unusable ({}): running without one, a restart will not keep sessions", file,
+                e.toString());
+            return null;
+        }
     }
 
     /**
@@ -836,6 +879,19 @@ public final class Daemon implements AutoCloseable
         if (dataplane != null)
         {
             dataplane.close();
+        }
+        for (final StateStore store : stateStores)
+        {
+            // the dataplane threads have stopped: the last image, for the next start
+            try
+            {
+                store.save(System.currentTimeMillis());
+            }
+            catch (final RuntimeException e)
+            {
+                Logger.warn("writing {}: {}", store.path(), e.toString());
+            }
+            store.close();
         }
         for (final RawSocketSink sink : sinks)
         {

@@ -342,6 +342,63 @@ public final class FlowTable
         place(inSlots, hashIn(proto, extPort[f], remAddr[f], inboundRemPort(proto, remPort[f])), f);
     }
 
+    // restore after a restart (EngineImage): sessions come back at their own indexes, so that the helpers'
+    // tables, restored verbatim, still name the right ones
+
+    /** Starts restoring into this empty table: no free record until {@link #endRestore}. */
+    void beginRestore()
+    {
+        if (size != 0)
+        {
+            throw new IllegalStateException("restore into a table with " + size + " sessions");
+        }
+        freeHead = NONE;
+    }
+
+    /** Restores one saved session at index {@code f} (free, keys unused: checked by the caller). */
+    void restoreAt(final int f, final int proto, final int ia, final int ip, final int ep, final int ra, final int rp,
+        final int mappingId, final long createdAt, final long seenAt)
+    {
+        next[f] = NONE;
+        protocol[f] = (byte)proto;
+        intAddr[f] = ia;
+        intPort[f] = ip;
+        extPort[f] = ep;
+        remAddr[f] = ra;
+        remPort[f] = rp;
+        mapping[f] = mappingId;
+        state[f] = 0;
+        flags[f] = 0;
+        created[f] = createdAt;
+        lastSeen[f] = seenAt;
+        expiresAt[f] = seenAt;
+        packetsOut[f] = 0;
+        bytesOut[f] = 0;
+        packetsIn[f] = 0;
+        bytesIn[f] = 0;
+        alg[f] = 0;
+        algData[f] = 0;
+        timerId[f] = -1;
+        lruPrev[f] = NONE;
+        lruNext[f] = NONE;
+        index(f);
+        size++;
+    }
+
+    /** Ends a restore: every record not restored is free again. */
+    void endRestore()
+    {
+        freeHead = NONE;
+        for (int i = capacity - 1; i >= 0; i--)
+        {
+            if (protocol[i] == 0)
+            {
+                next[i] = freeHead;
+                freeHead = i;
+            }
+        }
+    }
+
     // transitory LRU: oldest first, for eviction when the table is full
 
     public void lruAppend(final int f)

@@ -144,4 +144,12 @@ public interface Helper
 
     /** Copies the helper's live tunnels into {@code sink} (its index is {@code helper}). */
     void collectTunnels(int helper, TunnelSink sink);
+
+    /**
+     * A restart restored this helper's tables verbatim (see {@link EngineImage}) and the sessions they name:
+     * drop what cannot survive a process (held packets, a message half parsed), set the gauges.
+     */
+    default void afterRestore(final long nowMs)
+    {
+    }
 }

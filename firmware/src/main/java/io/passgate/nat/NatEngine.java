@@ -106,6 +106,7 @@ public final class NatEngine
     private final GreHeader gre = new GreHeader();
 
     private long now;
+    private long activity;
     private boolean partial;
     /** The session of the packet in progress (never evicted for room); the last one, for tests. */
     private int current = FlowTable.NONE;
@@ -250,6 +251,7 @@ public final class NatEngine
         final boolean partialChecksum, final boolean hairpin, final long nowMs)
     {
         now = nowMs;
+        activity++;
         partial = partialChecksum;
         current = FlowTable.NONE;
         if (!ip.wrap(buffer, offset, length))
@@ -699,6 +701,7 @@ public final class NatEngine
         final boolean partialChecksum, final boolean fromLan, final long nowMs)
     {
         now = nowMs;
+        activity++;
         partial = partialChecksum;
         current = FlowTable.NONE;
         if (!ip.wrap(buffer, offset, length))
@@ -1193,6 +1196,7 @@ public final class NatEngine
         {
             work += helper.tick(nowMs);
         }
+        activity += work;
         return work;
     }
 
@@ -1216,6 +1220,48 @@ public final class NatEngine
         reset.putShort(36, (short)Checksum.compute(reset, 20, 20, Checksum.pseudoHeader(src, dst, Protocols.TCP, 20)),
             ByteOrder.BIG_ENDIAN);
         sink.send(reset, 0, 40, dst);
+    }
+
+    // what EngineImage needs of the engine (a restart keeps the sessions)
+
+    Helper[] helperArray()
+    {
+        return helpers.clone();
+    }
+
+    Filter filter()
+    {
+        return filter;
+    }
+
+    SharedEndpoints shared()
+    {
+        return shared;
+    }
+
+    /** Packets and timer work so far: a state image is written again only when this moved. */
+    public long activity()
+    {
+        return activity;
+    }
+
+    /** After EngineImage restored the sessions: timers, the transitory list and the gauges, as if each was new. */
+    void afterRestore()
+    {
+        for (int f = 0; f < flows.capacity(); f++)
+        {
+            if (flows.inUse(f))
+            {
+                timers.schedule(f);
+                if (flows.protocol(f) == Protocols.TCP && TcpTracker.transitory(flows.state[f]))
+                {
+                    flows.lruAppend(f);
+                }
+            }
+        }
+        counters.set(Counter.NAT_FLOWS_LIVE, flows.size());
+        counters.set(Counter.NAT_MAPPINGS_LIVE, mappings.size());
+        activity++;
     }
 
     /** Forgets every session and mapping (a reset from the control plane). */

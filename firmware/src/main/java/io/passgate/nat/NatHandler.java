@@ -23,6 +23,7 @@ public final class NatHandler implements PacketHandler
     private final int hairpinMark;
     private final int queueBase;
     private long now;
+    private StateStore state;
 
     public NatHandler(final NatEngine engine, final CounterSet counters)
     {
@@ -44,6 +45,12 @@ public final class NatHandler implements PacketHandler
     public NatEngine engine()
     {
         return engine;
+    }
+
+    /** The state file this shard writes its image to between batches (a restart keeps the sessions); null: none. */
+    public void stateStore(final StateStore store)
+    {
+        this.state = store;
     }
 
     @Override
@@ -102,6 +109,11 @@ public final class NatHandler implements PacketHandler
     @Override
     public int onTick(final long nowMs)
     {
-        return engine.tick(nowMs);
+        final int work = engine.tick(nowMs);
+        if (state != null && state.maybeSave(nowMs, engine.activity()))
+        {
+            return work + 1;
+        }
+        return work;
     }
 }

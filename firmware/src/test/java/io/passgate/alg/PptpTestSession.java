@@ -39,6 +39,16 @@ final class PptpTestSession
         this.now = now;
     }
 
+    /** The same client's connection, from now on through {@code other} (a restarted passgate). */
+    PptpTestSession on(final NatEngine other)
+    {
+        final PptpTestSession s = new PptpTestSession(other, client, clientPort, server, wan, now);
+        s.clientSeq = clientSeq;
+        s.serverSeq = serverSeq;
+        s.extPort = extPort;
+        return s;
+    }
+
     void handshake()
     {
         final UnsafeBuffer syn = Packets.tcpSegment(client, clientPort, server, PptpControl.PORT, TcpHeader.SYN,

@@ -379,6 +379,7 @@ public final class FlowTable
         alg[f] = 0;
         algData[f] = 0;
         timerId[f] = -1;
+        liveAt[f] = 0;   // posted to the kernel's live set again on its next packet
         lruPrev[f] = NONE;
         lruNext[f] = NONE;
         index(f);

@@ -474,6 +474,11 @@ public final class Daemon implements AutoCloseable
                 case "status" ->
                 {
                     response.put("status", control.snapshot().toJson());
+                    final io.passgate.web.WebServer page = web;
+                    if (page != null)
+                    {
+                        response.put("web-url", "http://" + ctx.webAddress() + ":" + page.port() + "/");
+                    }
                     if (panel != null)
                     {
                         response.put("panel", panel.description());

@@ -894,9 +894,8 @@ public final class Demo
     // ------------------------------------------------------------------------------------ the status page
 
     /**
-     * STATUS PAGE (issue 14; the page is built separately): prints "status page: URL" when the daemon's status
-     * names the page's URL, and nothing otherwise. The field is looked for as "web-url", or "url" inside "web";
-     * set it to the page's real field when the two are merged.
+     * The status page: prints "status page: URL" from the "web-url" field of the daemon's status answer (set
+     * while the page is served, web.listen), and nothing when the page is off.
      */
     private void printStatusPage(final Map<String, Object> status)
     {

@@ -177,7 +177,7 @@ class RestartIT
                             System.out.println("fallback during the gap: " + lab.exec(lab.router(), "nft", "list",
                                 "chain", "inet", "passgate", "fallback_nat").output().replaceAll("\\s+", " "));
                         }
-                        passgate = lab.startPassgate();
+                        passgate = lab.restartPassgate();
                         down = System.currentTimeMillis() - t0;
                         p1.waitFor();
                         p2.waitFor();

@@ -365,10 +365,40 @@ public final class Lab implements AutoCloseable
         return pg;
     }
 
-    /** Starts passgate as {@link #startPassgate} does, with {@code env} added to its environment; does not wait. */
+    /**
+     * Starts passgate again after a stop or a crash, keeping what the last one left in its runtime directory: its
+     * state files (the sessions a restart takes up). {@link #startPassgate} starts afresh: without them.
+     */
+    public PassgateProcess restartPassgate(final String... extra) throws IOException
+    {
+        final PassgateProcess pg = spawn(Map.of(), true, extra);
+        pg.awaitRunning(60_000);
+        return pg;
+    }
+
+    /**
+     * Starts passgate as {@link #startPassgate} does (afresh: the state files an earlier one in this lab left are
+     * removed), with {@code env} added to its environment; does not wait.
+     */
     public PassgateProcess spawnPassgate(final Map<String, String> env, final String... extra) throws IOException
     {
+        return spawn(env, false, extra);
+    }
+
+    private PassgateProcess spawn(final Map<String, String> env, final boolean keepState, final String... extra)
+        throws IOException
+    {
         final Path run = workDir.resolve("run");
+        if (!keepState && Files.isDirectory(run))
+        {
+            try (var files = Files.list(run))
+            {
+                for (final Path f : files.filter(f -> f.getFileName().toString().startsWith("state-")).toList())
+                {
+                    Files.delete(f);
+                }
+            }
+        }
         final Path state = workDir.resolve("state");
         final Path log = workDir.resolve("passgate-" + System.nanoTime() + ".log");
         final List<String> command = new ArrayList<>(List.of("env"));

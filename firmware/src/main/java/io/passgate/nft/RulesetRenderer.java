@@ -86,8 +86,9 @@ public final class RulesetRenderer
                     .append(" comment \"a live tunnel's GRE or ESP: to the live queue\"\n");
                 if (s.lanNewRate() > 0)
                 {
+                    // meta nfproto ipv4 after the alive lookup: nft 1.1 wants the network layer known before ip saddr
                     b.append("\t\tiifname ").append(lan).append(" fib daddr type != local ").append(notLive).append(alive)
-                        .append("add @").append(RulesetSpec.LAN_NEW_SET).append(" { ip saddr limit rate over ")
+                        .append("meta nfproto ipv4 add @").append(RulesetSpec.LAN_NEW_SET).append(" { ip saddr limit rate over ")
                         .append(s.lanNewRate()).append("/second burst ").append(s.lanNewRate())
                         .append(" packets } counter drop comment \"flood: a LAN client over nat.new-rate-per-client outside live flows\"\n");
                 }
@@ -99,7 +100,7 @@ public final class RulesetRenderer
             if (live && s.wanNewRate() > 0)
             {
                 b.append("\t\tip daddr ").append(s.wan()).append(' ').append(notLive).append(alive)
-                    .append("add @").append(RulesetSpec.WAN_NEW_SET).append(" { ip saddr limit rate over ")
+                    .append("meta nfproto ipv4 add @").append(RulesetSpec.WAN_NEW_SET).append(" { ip saddr limit rate over ")
                     .append(s.wanNewRate()).append("/second burst ").append(s.wanNewRate())
                     .append(" packets } counter drop comment \"flood: a WAN source over nat.wan-rate-per-source outside live flows\"\n");
             }

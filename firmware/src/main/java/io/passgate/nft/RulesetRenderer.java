@@ -26,6 +26,9 @@ import io.passgate.alg.Helpers;
  */
 public final class RulesetRenderer
 {
+    /** Connection-mark bit of the entries passgate offloaded (Offloader.MARK_BIT). */
+    static final int OFFLOAD_CT_MARK = Offloader.MARK_BIT;
+
     private RulesetRenderer()
     {
     }
@@ -71,11 +74,26 @@ public final class RulesetRenderer
             appendRateSet(b, RulesetSpec.WAN_NEW_SET, s.wanNewRate(), "WAN sources sending to the WAN address outside live flows");
         }
 
+        final boolean offload = s.offload();
+        if (offload)
+        {
+            b.append("\tset ").append(RulesetSpec.OFFLOAD_PORTS_SET).append(" {\n");
+            b.append("\t\ttype ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service\n");
+            b.append("\t\tsize ").append(s.offloadSetSize()).append('\n');
+            b.append("\t\tcomment \"offloaded flows, both directions as on the wire: the kernel's conntrack entry (passgate's mapping) carries them\"\n");
+            b.append("\t}\n\n");
+        }
+
         // raw prerouting
         b.append("\tchain raw_prerouting {\n");
         b.append("\t\ttype filter hook prerouting priority raw; policy accept;\n");
         if (s.translate())
         {
+            if (offload)
+            {
+                b.append("\t\tip saddr . ip daddr . meta l4proto . th sport . th dport @").append(RulesetSpec.OFFLOAD_PORTS_SET)
+                    .append(" accept comment \"offloaded: tracked, conntrack's entry translates it (never queued)\"\n");
+            }
             if (live)
             {
                 b.append("\t\tip saddr . ip daddr . meta l4proto . th sport . th dport @").append(RulesetSpec.LIVE_PORTS_SET)
@@ -146,8 +164,17 @@ public final class RulesetRenderer
                 b.append("\tchain fail_closed {\n");
                 b.append("\t\ttype filter hook forward priority filter + 10; policy accept;\n");
                 b.append("\t\tiifname ").append(lan).append(" oifname ").append(wan)
-                    .append(" ct state != untracked counter drop comment \"fail-closed: nothing passgate did not translate\"\n");
+                    .append(" ct state != untracked ").append(offload ? "ct mark & " + hex(OFFLOAD_CT_MARK) + " == 0 " : "")
+                    .append("counter drop comment \"fail-closed: nothing passgate did not translate\"\n");
                 b.append("\t}\n");
+                if (offload)
+                {
+                    b.append('\n');
+                    b.append("\tchain offload_nat {\n");
+                    b.append("\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+                    b.append("\t\tcomment \"no rules: its presence turns on the kernel's NAT hooks, which apply offloaded entries' mappings\"\n");
+                    b.append("\t}\n");
+                }
             }
         }
         b.append("}\n");

@@ -135,6 +135,7 @@ public enum Counter
     OFFLOAD_LIVE("flows the kernel carries now (gauge)"),
     OFFLOAD_HANDED_BACK("offloaded flows handed back to passgate when the kernel's entry ended (its idle timeout, deleted)"),
     OFFLOAD_ENDED("offloaded TCP connections the kernel saw close (FIN or RST): their sessions end"),
+    OFFLOAD_KEPT("offloaded entries given more time so the kernel's idle timeout never ends a flow passgate keeps"),
     OFFLOAD_WITHDRAWN("offloaded flows passgate ended (its own idle timer, eviction, a reset)"),
     OFFLOAD_PACKETS("packets the kernel carried for offloaded flows (conntrack accounting)"),
     OFFLOAD_BYTES("bytes the kernel carried for offloaded flows (IP length)"),

@@ -82,9 +82,10 @@ public final class Conntrack implements AutoCloseable
         /**
          * @param destroyed a destroy event (else a dump row)
          * @param tcpState the TCP state (enum tcp_conntrack), -1 when none
+         * @param timeoutS seconds the entry has left (dump rows), -1 when not told
          */
         void entry(boolean destroyed, int mark, int protocol, int src, int srcPort, int dst, int dstPort, int tcpState,
-            long packetsOrig, long bytesOrig, long packetsReply, long bytesReply);
+            int timeoutS, long packetsOrig, long bytesOrig, long packetsReply, long bytesReply);
     }
 
     private final NetlinkSocket socket;
@@ -167,6 +168,22 @@ public final class Conntrack implements AutoCloseable
             Netlink.endNest(b, tcp, at);
             Netlink.endNest(b, info, at);
         }
+        return request(Netlink.finish(b, 0, at));
+    }
+
+    /**
+     * Gives the entry whose original tuple is (client, server) {@code timeoutS} seconds more to live (its idle
+     * timeout starts again from there; the kernel's per-protocol timeouts apply again at its next packet).
+     * 0, or the errno (ENOENT: none).
+     */
+    public int refresh(final int protocol, final int client, final int clientPort, final int server,
+        final int serverPort, final int timeoutS)
+    {
+        final UnsafeBuffer b = out.buffer();
+        int at = Netlink.putNfHeader(b, 0, Linux.NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW,
+            Linux.NLM_F_REQUEST | Linux.NLM_F_ACK, seq++, Linux.AF_INET, 0);
+        at = tuple(b, at, CTA_TUPLE_ORIG, protocol, client, clientPort, server, serverPort);
+        at = Netlink.putAttrU32Be(b, at, CTA_TIMEOUT, timeoutS);
         return request(Netlink.finish(b, 0, at));
     }
 
@@ -303,6 +320,7 @@ public final class Conntrack implements AutoCloseable
     private int pDstPort;
     private int pMark;
     private int pTcpState;
+    private int pTimeout;
     private long pPacketsOrig;
     private long pBytesOrig;
     private long pPacketsReply;
@@ -319,6 +337,7 @@ public final class Conntrack implements AutoCloseable
         pProto = -1;
         pMark = 0;
         pTcpState = -1;
+        pTimeout = -1;
         pPacketsOrig = 0;
         pBytesOrig = 0;
         pPacketsReply = 0;
@@ -338,6 +357,7 @@ public final class Conntrack implements AutoCloseable
             {
                 case CTA_TUPLE_ORIG -> parseTuple(b, v, vEnd);
                 case CTA_MARK -> pMark = len >= 8 ? b.getInt(v, ByteOrder.BIG_ENDIAN) : 0;
+                case CTA_TIMEOUT -> pTimeout = len >= 8 ? b.getInt(v, ByteOrder.BIG_ENDIAN) : -1;
                 case CTA_PROTOINFO -> parseProtoInfo(b, v, vEnd);
                 case CTA_COUNTERS_ORIG -> parseCounters(b, v, vEnd, true);
                 case CTA_COUNTERS_REPLY -> parseCounters(b, v, vEnd, false);
@@ -351,8 +371,8 @@ public final class Conntrack implements AutoCloseable
         {
             return false;
         }
-        visitor.entry(destroyed, pMark, pProto, pSrc, pSrcPort, pDst, pDstPort, pTcpState, pPacketsOrig, pBytesOrig,
-            pPacketsReply, pBytesReply);
+        visitor.entry(destroyed, pMark, pProto, pSrc, pSrcPort, pDst, pDstPort, pTcpState, pTimeout, pPacketsOrig,
+            pBytesOrig, pPacketsReply, pBytesReply);
         return true;
     }
 

@@ -54,6 +54,13 @@ public final class Offloader implements AutoCloseable
     /** Timeout of a new entry until its first packet (then the kernel's own per-protocol timeouts apply). */
     static final int INITIAL_TIMEOUT_S = 120;
     static final long DUMP_MS = 1000;
+    /**
+     * An entry of a flow passgate keeps (UDP, or TCP established) with less than this left is given
+     * {@link #KEEP_S} more: the kernel's own idle timeouts (UDP 120 s) must not end a flow before passgate's
+     * timer does, or its next packet would meet no entry while its elements still send it to conntrack.
+     */
+    static final int REFRESH_BELOW_S = 60;
+    static final int KEEP_S = 150;
     private static final long IDLE_NS = 1_000_000;
     private static final int OFFER = 1;
     private static final int WITHDRAW = 2;
@@ -107,6 +114,7 @@ public final class Offloader implements AutoCloseable
         private final int[] serverPort = new int[capacity];
         private final int[] ext = new int[capacity];
         private final long[] seen = new long[capacity];
+        private final boolean[] keep = new boolean[capacity];
         private final long[] packetsOut = new long[capacity];
         private final long[] bytesOut = new long[capacity];
         private final long[] packetsIn = new long[capacity];
@@ -218,7 +226,7 @@ public final class Offloader implements AutoCloseable
         {
             throw new IOException("no ctnetlink destroy events: " + e.getMessage(), e);
         }
-        final int rows = conntrack.dump(MARK_BIT, MARK_BIT, (d, m, p, s, sp, ds, dp, t, a, b, c, e) -> { });
+        final int rows = conntrack.dump(MARK_BIT, MARK_BIT, (d, m, p, s, sp, ds, dp, t, o, a, b, c, e) -> { });
         if (rows < 0)
         {
             conntrack.close();
@@ -410,8 +418,8 @@ public final class Offloader implements AutoCloseable
 
     /** A dump row or a destroy event of an entry passgate created. */
     private void onEntry(final boolean destroyed, final int mark, final int protocol, final int src, final int sport,
-        final int dst, final int dport, final int tcpState, final long packetsOrig, final long bytesOrig,
-        final long packetsReply, final long bytesReply)
+        final int dst, final int dport, final int tcpState, final int timeoutS, final long packetsOrig,
+        final long bytesOrig, final long packetsReply, final long bytesReply)
     {
         if ((mark & MARK_BIT) == 0)
         {
@@ -467,6 +475,11 @@ public final class Offloader implements AutoCloseable
             }
             return;
         }
+        if (timeoutS >= 0 && timeoutS < REFRESH_BELOW_S
+            && (protocol == Protocols.UDP || tcpState == Conntrack.TCP_ESTABLISHED))
+        {
+            c.keep[f] = true;   // after the dump: the socket is busy with it now
+        }
         if ((dPo | dPi) != 0 && c.tell(Offload.TRAFFIC, f, -1, dPo, dBo, dPi, dBi))
         {
             c.packetsOut[f] = packetsOrig;
@@ -500,6 +513,15 @@ public final class Offloader implements AutoCloseable
             for (int f = 0; f < capacity; f++)
             {
                 final byte st = c.state[f];
+                if (c.keep[f])
+                {
+                    c.keep[f] = false;
+                    if (st == CARRIED && conntrack.refresh(c.proto[f], c.client[f], c.clientPort[f], c.server[f],
+                        c.serverPort[f], KEEP_S) == 0)
+                    {
+                        counters.increment(Counter.OFFLOAD_KEPT);
+                    }
+                }
                 if (st == CARRIED && c.seen[f] < generation - 1)
                 {
                     elements(Linux.NFT_MSG_DELSETELEM, c, f);

@@ -13,6 +13,9 @@ import io.passgate.alg.Helpers;
  *
  * <p>The packet's way (translate mode):
  * <ul>
+ *   <li>raw prerouting, first (with offload): a flow in set {@code offload_ports} is accepted tracked, and the
+ *       conntrack entry passgate created for it (its mapping as the entry's source NAT) translates it; the queue
+ *       rules below take untracked packets only (see {@link Offloader});</li>
  *   <li>raw prerouting: traffic from the LAN that will be forwarded, and traffic to the WAN address that no
  *       local socket wants, is marked notrack: passgate rewrites its addresses itself, so conntrack must not
  *       (in fail-open, only while passgate's heartbeat element is in set {@code alive});</li>

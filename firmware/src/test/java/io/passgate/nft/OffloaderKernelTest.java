@@ -50,7 +50,7 @@ class OffloaderKernelTest
     {
         final List<Row> rows = new ArrayList<>();
         final int n = ct.dump(Offloader.MARK_BIT, Offloader.MARK_BIT,
-            (destroyed, mark, protocol, src, sport, dst, dport, tcpState, po, bo, pi, bi) ->
+            (destroyed, mark, protocol, src, sport, dst, dport, tcpState, timeoutS, po, bo, pi, bi) ->
                 rows.add(new Row(mark, protocol, src, sport, dst, dport)));
         assertEquals(rows.size(), n, "dump: errno " + ct.lastError());
         return rows;
@@ -126,6 +126,16 @@ class OffloaderKernelTest
                 assertTrue(table.contains("src=203.0.113.10 dst=203.0.113.1 sport=1194 dport=40000"), table);
                 assertTrue(table.contains("mark=" + Integer.toUnsignedString(Offloader.mark(0, 3))), table);
             }
+
+            // the kernel's idle timeout must not end a flow passgate keeps: an entry with little time left gets more
+            assertEquals(0, ct.refresh(Protocols.UDP, CLIENT, 5000, SERVER, 1194, 20));
+            now += 1500;
+            offloader.doWork(now);
+            assertEquals(1, counters.get(Counter.OFFLOAD_KEPT));
+            final int[] left = {-1};
+            ct.dump(Offloader.MARK_BIT, Offloader.MARK_BIT, (destroyed, mark, protocol, src, sport, dst, dport, tcpState,
+                timeoutS, po, bo, pi, bi) -> left[0] = timeoutS);
+            assertTrue(left[0] > Offloader.REFRESH_BELOW_S, "seconds left after the refresh: " + left[0]);
 
             // a TCP flow, flow 4, and the same tuple again as flow 5: the kernel refuses the second
             assertTrue(channel.offer(4, Protocols.TCP, CLIENT, 33000, SERVER, 443, 33001));

@@ -81,7 +81,7 @@ class OffloadIT
             try (Conntrack ct = new Conntrack(false))
             {
                 ct.dump(Offloader.MARK_BIT, Offloader.MARK_BIT, (destroyed, mark, protocol, src, sport, dst, dport,
-                    tcpState, po, bo, pi, bi) -> rows.add(protocol + " " + io.passgate.wire.Ipv4Header.format(src) + ":"
+                    tcpState, timeoutS, po, bo, pi, bi) -> rows.add(protocol + " " + io.passgate.wire.Ipv4Header.format(src) + ":"
                     + sport + ">" + io.passgate.wire.Ipv4Header.format(dst) + ":" + dport));
             }
             return rows;

@@ -85,6 +85,10 @@ public final class ConfigKeys
     public static final String NAT_NEW_RATE_PER_CLIENT_DEFAULT = "10000";
     public static final String NAT_WAN_RATE_PER_SOURCE_PROP_NAME = "nat.wan-rate-per-source";
     public static final String NAT_WAN_RATE_PER_SOURCE_DEFAULT = "10000";
+    public static final String OFFLOAD_PROP_NAME = "offload";
+    public static final String OFFLOAD_DEFAULT = "false";
+    public static final String OFFLOAD_AFTER_PACKETS_PROP_NAME = "offload.after-packets";
+    public static final String OFFLOAD_AFTER_PACKETS_DEFAULT = "8";
 
     public static final String PPTP_MAX_CONNECTIONS_PROP_NAME = "pptp.max-connections";
     public static final String PPTP_MAX_CONNECTIONS_DEFAULT = "256";
@@ -153,6 +157,8 @@ public final class ConfigKeys
         DEFAULTS.put(NAT_UNSOLICITED_SYN_ICMP_PROP_NAME, NAT_UNSOLICITED_SYN_ICMP_DEFAULT);
         DEFAULTS.put(NAT_ICMP_RATE_PROP_NAME, NAT_ICMP_RATE_DEFAULT);
         DEFAULTS.put(NAT_LIVE_FLOWS_PROP_NAME, NAT_LIVE_FLOWS_DEFAULT);
+        DEFAULTS.put(OFFLOAD_PROP_NAME, OFFLOAD_DEFAULT);
+        DEFAULTS.put(OFFLOAD_AFTER_PACKETS_PROP_NAME, OFFLOAD_AFTER_PACKETS_DEFAULT);
         DEFAULTS.put(NAT_NEW_RATE_PER_CLIENT_PROP_NAME, NAT_NEW_RATE_PER_CLIENT_DEFAULT);
         DEFAULTS.put(NAT_WAN_RATE_PER_SOURCE_PROP_NAME, NAT_WAN_RATE_PER_SOURCE_DEFAULT);
         DEFAULTS.put(PPTP_MAX_CONNECTIONS_PROP_NAME, PPTP_MAX_CONNECTIONS_DEFAULT);

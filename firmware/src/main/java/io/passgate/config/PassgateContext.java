@@ -54,6 +54,8 @@ public final class PassgateContext
     private boolean natLiveFlows;
     private int natNewRatePerClient;
     private int natWanRatePerSource;
+    private boolean offload;
+    private int offloadAfterPackets;
     private Path runtimeDir;
     private Path stateDir;
     private String logLevel;
@@ -199,6 +201,8 @@ public final class PassgateContext
         }
         natNewRatePerClient = v.integer(NAT_NEW_RATE_PER_CLIENT_PROP_NAME, 0, 10_000_000);
         natWanRatePerSource = v.integer(NAT_WAN_RATE_PER_SOURCE_PROP_NAME, 0, 10_000_000);
+        offload = v.bool(OFFLOAD_PROP_NAME);
+        offloadAfterPackets = v.integer(OFFLOAD_AFTER_PACKETS_PROP_NAME, 2, 1_000_000);
         pptpMaxConnections = v.integer(PPTP_MAX_CONNECTIONS_PROP_NAME, 1, 65536);
         pptpMaxCalls = v.integer(PPTP_MAX_CALLS_PROP_NAME, 1, 65535);
         pptpMaxCallsPerConnection = v.integer(PPTP_MAX_CALLS_PER_CONNECTION_PROP_NAME, 1, 65535);
@@ -469,6 +473,18 @@ public final class PassgateContext
     public boolean natLiveFlows()
     {
         return natLiveFlows;
+    }
+
+    /** Whether settled TCP and UDP flows are handed to the kernel's conntrack (translate mode). */
+    public boolean offload()
+    {
+        return offload;
+    }
+
+    /** Packets (both ways together, each way at least one) a flow carries in passgate before it is offloaded. */
+    public int offloadAfterPackets()
+    {
+        return offloadAfterPackets;
     }
 
     /** Packets per second a LAN client may send outside live flows (0: no limit; needs live flows). */

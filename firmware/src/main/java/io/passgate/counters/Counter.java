@@ -127,6 +127,20 @@ public enum Counter
     LIVE_PACKETS("packets received from the live queues (live flows, served first)"),
     LIVE_QUEUE_DROPPED("packets the kernel dropped because a live queue was full (nfnetlink_queue queue_dropped)"),
 
+    // offload: settled flows carried by the kernel (see nft.Offloader)
+    OFFLOAD_OFFERED("settled flows the engine offered to the kernel"),
+    OFFLOAD_RING_FULL("offers and withdrawals not posted: the ring to the offload writer was full (tried again)"),
+    OFFLOADED("flows the kernel took: a conntrack entry with passgate's mapping, in set offload_ports"),
+    OFFLOAD_REFUSED("offers the kernel refused (the flow stays in passgate)"),
+    OFFLOAD_LIVE("flows the kernel carries now (gauge)"),
+    OFFLOAD_HANDED_BACK("offloaded flows handed back to passgate when the kernel's entry ended (its idle timeout, deleted)"),
+    OFFLOAD_ENDED("offloaded TCP connections the kernel saw close (FIN or RST): their sessions end"),
+    OFFLOAD_KEPT("offloaded entries given more time so the kernel's idle timeout never ends a flow passgate keeps"),
+    OFFLOAD_WITHDRAWN("offloaded flows passgate ended (its own idle timer, eviction, a reset)"),
+    OFFLOAD_PACKETS("packets the kernel carried for offloaded flows (conntrack accounting)"),
+    OFFLOAD_BYTES("bytes the kernel carried for offloaded flows (IP length)"),
+    OFFLOAD_ERRORS("offload requests the kernel refused, and destroy events lost (made up by the next dump)"),
+
     // passthrough switches and tunnels
     PASSTHROUGH_REFUSED("packets refused because their passthrough is switched off (RST or ICMP 3/13 sent)"),
     PASSTHROUGH_TORN_DOWN("sessions torn down when their passthrough was switched off"),

@@ -42,6 +42,7 @@ import io.passgate.nfq.QueueConfig;
 import io.passgate.nft.AliveHeartbeat;
 import io.passgate.nft.Firewall;
 import io.passgate.nft.LiveFlowSet;
+import io.passgate.nft.Offloader;
 import io.passgate.nft.QueueBackend;
 import io.passgate.nft.RulesetSpec;
 import io.passgate.wire.Ipv4Header;
@@ -64,6 +65,7 @@ public final class Daemon implements AutoCloseable
     private AliveHeartbeat heartbeat;
     /** The kernel's set of live flows, written from its own thread; null without live queues. */
     private LiveFlowSet liveSet;
+    private Offloader offloader;
     private Thread controlThread;
     private final List<RawSocketSink> sinks = new ArrayList<>();
     private final List<StateStore> stateStores = new ArrayList<>();
@@ -133,6 +135,13 @@ public final class Daemon implements AutoCloseable
     /** Resolves the queue backend and renders the rule specification, without touching the system. */
     public static RulesetSpec specFor(final PassgateContext ctx, final Firewall firewall) throws IOException
     {
+        return specFor(ctx, firewall, ctx.offload());
+    }
+
+    /** As {@link #specFor(PassgateContext, Firewall)}, with offload as found available at start. */
+    public static RulesetSpec specFor(final PassgateContext ctx, final Firewall firewall, final boolean offload)
+        throws IOException
+    {
         final QueueBackend backend = switch (ctx.rulesBackend())
         {
             case "nft" -> QueueBackend.NFT;
@@ -143,7 +152,8 @@ public final class Daemon implements AutoCloseable
         return new RulesetSpec(ctx.lanInterface(), ctx.wanInterface(), ctx.wanAddress(), ctx.queueBase(),
             ctx.threads(), ctx.failOpen(), ctx.translate(), backend, ctx.hairpinMark(), ctx.aliveTimeoutMs(),
             live ? ctx.liveMark() : 0, ctx.natNewRatePerClient(), ctx.natWanRatePerSource(),
-            (int)Math.min(1L << 24, 2L * ctx.natMaxFlows() * ctx.threads()));
+            (int)Math.min(1L << 24, 2L * ctx.natMaxFlows() * ctx.threads()),
+            offload && ctx.translate() ? (int)Math.min(1L << 24, 2L * ctx.natMaxFlows() * ctx.threads()) : 0);
     }
 
     public void start() throws IOException
@@ -153,7 +163,8 @@ public final class Daemon implements AutoCloseable
             ctx.lanInterface(), Ipv4Header.format(ctx.lanAddress()), ctx.wanInterface(),
             Ipv4Header.format(ctx.wanAddress()), ctx.translate() ? "nat" : "forward", ctx.failOpen() ? "open" : "closed",
             ctx.threads());
-        spec = specFor(ctx, firewall);
+        offloader = openOffload();
+        spec = specFor(ctx, firewall, offloader != null);
         Files.createDirectories(ctx.runtimeDir());
         Files.writeString(ctx.runtimeDir().resolve("passgate.pid"), ProcessHandle.current().pid() + "\n");
         // one row per dataplane shard, and a last row for what the control thread counts
@@ -213,6 +224,15 @@ public final class Daemon implements AutoCloseable
         {
             liveSet.start();   // the sets exist now
         }
+        if (offloader != null)
+        {
+            final int stale = offloader.removeStale();   // the old entries, now that our rules are in
+            if (stale != 0)
+            {
+                Logger.warn("offload: removing an earlier run's entries: errno {}", stale);
+            }
+            offloader.start();
+        }
         takeOver();
         running = true;
         controlServer = new ControlServer(ctx.runtimeDir().resolve("control.sock"), ctx.controlGroup(), this::handle);
@@ -262,6 +282,42 @@ public final class Daemon implements AutoCloseable
         }
     }
 
+    /**
+     * Offload, when configured: ctnetlink opened (an earlier run's entries are removed once the rules are in:
+     * their sessions go on in passgate), conntrack accounting on (offloaded flows' counters). Where the kernel lacks what it needs,
+     * says so and returns null: every flow stays in passgate.
+     */
+    private Offloader openOffload()
+    {
+        if (!ctx.offload() || !ctx.translate())
+        {
+            return null;
+        }
+        if (ctx.threads() > Offloader.MAX_SHARDS || ctx.natMaxFlows() > Offloader.MAX_FLOWS)
+        {
+            Logger.warn("offload unavailable: more than {} threads or {} flows per thread; flows stay in passgate",
+                Offloader.MAX_SHARDS, Offloader.MAX_FLOWS);
+            return null;
+        }
+        try
+        {
+            final Offloader o = Offloader.open(ctx.wanAddress(), controlCounters, ctx.natMaxFlows());
+            if (!Sysctl.write("net.netfilter.nf_conntrack_acct", "1"))
+            {
+                Logger.warn("offload: conntrack accounting could not be turned on: offloaded flows' traffic will "
+                    + "not be counted");
+            }
+            Logger.info("offload: settled TCP and UDP flows go to the kernel's conntrack after {} packets",
+                ctx.offloadAfterPackets());
+            return o;
+        }
+        catch (final IOException e)
+        {
+            Logger.warn("offload unavailable: {}; flows stay in passgate", e.getMessage());
+            return null;
+        }
+    }
+
     private Dataplane.HandlerFactory natHandlers(final long startMs) throws IOException
     {
         final int lanIfIndex = Interfaces.indexOf(ctx.lanInterface());
@@ -281,6 +337,10 @@ public final class Daemon implements AutoCloseable
             if (liveSet != null)
             {
                 engine.liveFlows(liveSet.ring());
+            }
+            if (offloader != null)
+            {
+                engine.offload(offloader.channel(shard), ctx.offloadAfterPackets());
             }
             engines.add(engine);
             // every shard runs the helpers: their ports' traffic goes to the first queue (see RulesetRenderer),
@@ -868,6 +928,10 @@ public final class Daemon implements AutoCloseable
         {
             liveSet.close();
         }
+        if (offloader != null)
+        {
+            offloader.close();
+        }
         if (spec != null)
         {
             try
@@ -879,6 +943,13 @@ public final class Daemon implements AutoCloseable
             catch (final IOException e)
             {
                 Logger.error("removing rules: {}", e.getMessage());
+            }
+            if (spec.offload() && (!spec.failOpen() || ctx.removeOnStop()))
+            {
+                // fail-closed: nothing passes while passgate is down, offloaded flows neither (fail-open keeps
+                // them: the kernel carries them with passgate's mappings until the next start takes them back)
+                final int error = Offloader.flushAll();
+                Logger.info(error == 0 ? "offloaded flows removed from conntrack" : "removing offloaded flows: errno " + error);
             }
         }
         if (dataplane != null)

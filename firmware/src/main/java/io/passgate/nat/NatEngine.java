@@ -34,8 +34,9 @@ import org.agrona.concurrent.UnsafeBuffer;
  * <p>Everything is preallocated; the per-packet path allocates nothing. Time is the caller's cached clock
  * (milliseconds), so tests drive it by hand.
  *
- * <p>Offload (planned): a settled session can later be handed to the kernel and withdrawn on expiry or
- * switch-off; {@link #FLAG_OFFLOADED} is reserved for that and nothing sets it yet.
+ * <p>Offload ({@link Offload}): a settled TCP or UDP session that no helper needs is handed to the kernel
+ * ({@link #FLAG_OFFLOADED}), which carries it with passgate's mapping; its traffic comes back as reports that
+ * keep the session's counters and idle timer true, and the session is withdrawn when it ends here.
  */
 public final class NatEngine
 {
@@ -46,6 +47,8 @@ public final class NatEngine
     public static final int FLAG_GENERIC = 1 << 3;
     /** No idle expiry: the helper that created the session ends it (a PPTP call's GRE lives as long as the call). */
     public static final int FLAG_PINNED = 1 << 4;
+    /** Never to be offloaded (a helper's, a hairpin, a protocol without ports, or the kernel refused it). */
+    public static final int FLAG_NO_OFFLOAD = 1 << 5;
 
     /** TCP states in {@link FlowTable#state(int)} (see {@link TcpTracker}). */
     public static final int TCP_ESTABLISHED = TcpTracker.ESTABLISHED;
@@ -86,6 +89,10 @@ public final class NatEngine
     private Helper[] helpers = new Helper[0];
     /** Where live flows are posted (the kernel's live set, see nft.LiveFlowSet); null: not kept. */
     private LiveFlows live;
+    /** Where settled flows are offered to the kernel (see nft.Offloader); null: not offloaded. */
+    private Offload offload;
+    private int offloadAfterPackets = Integer.MAX_VALUE;
+    private final Offload.Reports onOffloadReport = this::onOffloadReport;
     private final List<HelperSpec> specs = new ArrayList<>();
     private Passthroughs layout = Passthroughs.of(List.of());
     private PassthroughPolicy policy = new PassthroughPolicy(layout);
@@ -514,6 +521,10 @@ public final class NatEngine
         {
             maybeLive(f);
         }
+        if (offload != null && (flows.flags[f] & (FLAG_OFFLOADED | FLAG_NO_OFFLOAD)) == 0)
+        {
+            maybeOffload(f);
+        }
     }
 
     private void touchIn(final int f)
@@ -524,6 +535,10 @@ public final class NatEngine
         if (now >= flows.liveAt[f] && live != null)
         {
             maybeLive(f);
+        }
+        if (offload != null && (flows.flags[f] & (FLAG_OFFLOADED | FLAG_NO_OFFLOAD)) == 0)
+        {
+            maybeOffload(f);
         }
     }
 
@@ -560,6 +575,91 @@ public final class NatEngine
         {
             flows.liveAt[f] = now + 100;
             counters.increment(Counter.LIVE_FLOWS_RING_FULL);
+        }
+    }
+
+    /** Hands settled flows to the kernel (see {@link Offload}); after {@code afterPackets} packets both ways. */
+    public void offload(final Offload offload, final int afterPackets)
+    {
+        this.offload = offload;
+        this.offloadAfterPackets = afterPackets;
+    }
+
+    /** A one-way UDP stream (a LAN client sending, nothing back) is settled after this many times the packets. */
+    static final int ONE_WAY_FACTOR = 8;
+
+    /**
+     * Offers a settled flow to the kernel: TCP established or UDP, traffic both ways and at least
+     * {@code offloadAfterPackets} packets (a one-way UDP stream from the LAN: {@link #ONE_WAY_FACTOR} times as
+     * many; a flood's one-packet flows never are), no helper (the helpers must see every byte of theirs), not a hairpin
+     * (it stays on the LAN) and a mapping of its own. A flow that can never be offloaded is marked so.
+     */
+    private void maybeOffload(final int f)
+    {
+        final int proto = flows.protocol[f] & 0xFF;
+        if (proto != Protocols.TCP && proto != Protocols.UDP || flows.alg[f] != 0 || flows.mapping[f] < 0
+            || (flows.flags[f] & (FLAG_HAIRPIN | FLAG_GENERIC)) != 0)
+        {
+            flows.flags[f] |= FLAG_NO_OFFLOAD;
+            return;
+        }
+        final long in = flows.packetsIn[f];
+        final long out = flows.packetsOut[f];
+        final boolean settled = in > 0 && out > 0 && in + out >= offloadAfterPackets
+            || proto == Protocols.UDP && out >= ONE_WAY_FACTOR * offloadAfterPackets;
+        if (!settled || proto == Protocols.TCP && TcpTracker.transitory(flows.state[f]))
+        {
+            return;
+        }
+        if (offload.offer(f, proto, flows.intAddr[f], flows.intPort[f], flows.remAddr[f], flows.remPort[f],
+            flows.extPort[f]))
+        {
+            flows.flags[f] |= FLAG_OFFLOADED;
+            counters.increment(Counter.OFFLOAD_OFFERED);
+        }
+        else
+        {
+            counters.increment(Counter.OFFLOAD_RING_FULL);
+        }
+    }
+
+    /** What the kernel side reports of an offloaded flow (in {@link #tick}). */
+    private void onOffloadReport(final int kind, final int f, final int protocol, final int client, final int clientPort,
+        final int server, final int serverPort, final int externalPort, final int tcpState, final long packetsOut,
+        final long bytesOut, final long packetsIn, final long bytesIn)
+    {
+        if (f < 0 || f >= flows.capacity() || !flows.inUse(f) || (flows.flags[f] & FLAG_OFFLOADED) == 0
+            || (flows.protocol[f] & 0xFF) != protocol || flows.intAddr[f] != client || flows.intPort[f] != clientPort
+            || flows.remAddr[f] != server || flows.remPort[f] != serverPort || flows.extPort[f] != externalPort)
+        {
+            return;   // a report about a session that ended here meanwhile
+        }
+        if ((packetsOut | packetsIn) != 0)
+        {
+            flows.packetsOut[f] += packetsOut;
+            flows.bytesOut[f] += bytesOut;
+            flows.packetsIn[f] += packetsIn;
+            flows.bytesIn[f] += bytesIn;
+            flows.lastSeen[f] = now;
+            counters.add(Counter.OFFLOAD_PACKETS, packetsOut + packetsIn);
+            counters.add(Counter.OFFLOAD_BYTES, bytesOut + bytesIn);
+        }
+        if (kind == Offload.REFUSED)
+        {
+            flows.flags[f] = (flows.flags[f] & ~FLAG_OFFLOADED) | FLAG_NO_OFFLOAD;
+        }
+        else if (kind == Offload.ENDED)
+        {
+            flows.flags[f] &= ~FLAG_OFFLOADED;
+            if (protocol == Protocols.TCP && tcpState >= Offload.TCP_FIN_WAIT)
+            {
+                counters.increment(Counter.OFFLOAD_ENDED);
+                removeFlow(f);   // the kernel saw it close
+            }
+            else
+            {
+                counters.increment(Counter.OFFLOAD_HANDED_BACK);   // its own idle timer runs from the last traffic
+            }
         }
     }
 
@@ -1171,6 +1271,14 @@ public final class NatEngine
                 shared.release(mProto, mAddr, mPort, config.shard());
             }
         }
+        if ((flows.flags[f] & FLAG_OFFLOADED) != 0 && offload != null)
+        {
+            if (!offload.withdraw(f, flows.protocol[f] & 0xFF, flows.intAddr[f], flows.intPort[f], flows.remAddr[f],
+                flows.remPort[f], flows.extPort[f]))
+            {
+                counters.increment(Counter.OFFLOAD_RING_FULL);   // the offloader replaces it when it reuses the slot
+            }
+        }
         final long liveAt = flows.liveAt[f];
         if (live != null && liveAt != 0 && liveAt != Long.MAX_VALUE)
         {
@@ -1190,7 +1298,8 @@ public final class NatEngine
     public int tick(final long nowMs)
     {
         now = nowMs;
-        int work = timers.poll(nowMs);
+        int work = offload == null ? 0 : offload.poll(onOffloadReport, 256);
+        work += timers.poll(nowMs);
         work += syns.tick(nowMs);
         for (final Helper helper : helpers)
         {
@@ -1252,6 +1361,7 @@ public final class NatEngine
         {
             if (flows.inUse(f))
             {
+                flows.flags[f] &= ~FLAG_OFFLOADED;   // the kernel's entries went with the old process's rules
                 timers.schedule(f);
                 if (flows.protocol(f) == Protocols.TCP && TcpTracker.transitory(flows.state[f]))
                 {

@@ -164,19 +164,21 @@ public final class LiveFlowSet implements AutoCloseable
         final int ext = b.getInt(at + 20);
         if (proto == Protocols.TCP || proto == Protocols.UDP)
         {
-            portsLength = element(ports, portsLength, kind, client, server, proto, clientPort, serverPort, true);
-            portsLength = element(ports, portsLength, kind, server, wanAddress, proto, serverPort, ext, true);
+            final long timeout = kind == ADD ? LiveFlows.TIMEOUT_MS : 0;
+            portsLength = element(ports, portsLength, timeout, client, server, proto, clientPort, serverPort, true);
+            portsLength = element(ports, portsLength, timeout, server, wanAddress, proto, serverPort, ext, true);
         }
         else
         {
-            protosLength = element(protos, protosLength, kind, client, server, proto, 0, 0, false);
-            protosLength = element(protos, protosLength, kind, server, wanAddress, proto, 0, 0, false);
+            final long timeout = kind == ADD ? LiveFlows.TIMEOUT_MS : 0;
+            protosLength = element(protos, protosLength, timeout, client, server, proto, 0, 0, false);
+            protosLength = element(protos, protosLength, timeout, server, wanAddress, proto, 0, 0, false);
         }
         pendingElements += 2;
     }
 
-    /** One NFTA_LIST_ELEM: the concatenated key (each field in a 4-byte slot, network order), a timeout when added. */
-    private static int element(final UnsafeBuffer b, final int start, final int kind, final int src, final int dst,
+    /** One NFTA_LIST_ELEM: the concatenated key (each field in a 4-byte slot, network order), a timeout unless 0. */
+    static int element(final UnsafeBuffer b, final int start, final long timeoutMs, final int src, final int dst,
         final int proto, final int sport, final int dport, final boolean withPorts)
     {
         int at = Netlink.beginNest(b, start, Linux.NFTA_LIST_ELEM);
@@ -199,9 +201,9 @@ public final class LiveFlowSet implements AutoCloseable
         }
         Netlink.endNest(b, value, at);
         Netlink.endNest(b, key, at);
-        if (kind == ADD)
+        if (timeoutMs > 0)
         {
-            at = Netlink.putAttrU64Be(b, at, Linux.NFTA_SET_ELEM_TIMEOUT, LiveFlows.TIMEOUT_MS);
+            at = Netlink.putAttrU64Be(b, at, Linux.NFTA_SET_ELEM_TIMEOUT, timeoutMs);
         }
         Netlink.endNest(b, start, at);
         return at;

@@ -13,6 +13,9 @@ import io.passgate.alg.Helpers;
  *
  * <p>The packet's way (translate mode):
  * <ul>
+ *   <li>raw prerouting, first (with offload): a flow in set {@code offload_ports} is accepted tracked, and the
+ *       conntrack entry passgate created for it (its mapping as the entry's source NAT) translates it; the queue
+ *       rules below take untracked packets only (see {@link Offloader});</li>
  *   <li>raw prerouting: traffic from the LAN that will be forwarded, and traffic to the WAN address that no
  *       local socket wants, is marked notrack: passgate rewrites its addresses itself, so conntrack must not
  *       (in fail-open, only while passgate's heartbeat element is in set {@code alive});</li>
@@ -26,6 +29,9 @@ import io.passgate.alg.Helpers;
  */
 public final class RulesetRenderer
 {
+    /** Connection-mark bit of the entries passgate offloaded (Offloader.MARK_BIT). */
+    static final int OFFLOAD_CT_MARK = Offloader.MARK_BIT;
+
     private RulesetRenderer()
     {
     }
@@ -71,11 +77,26 @@ public final class RulesetRenderer
             appendRateSet(b, RulesetSpec.WAN_NEW_SET, s.wanNewRate(), "WAN sources sending to the WAN address outside live flows");
         }
 
+        final boolean offload = s.offload();
+        if (offload)
+        {
+            b.append("\tset ").append(RulesetSpec.OFFLOAD_PORTS_SET).append(" {\n");
+            b.append("\t\ttype ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service\n");
+            b.append("\t\tsize ").append(s.offloadSetSize()).append('\n');
+            b.append("\t\tcomment \"offloaded flows, both directions as on the wire: the kernel's conntrack entry (passgate's mapping) carries them\"\n");
+            b.append("\t}\n\n");
+        }
+
         // raw prerouting
         b.append("\tchain raw_prerouting {\n");
         b.append("\t\ttype filter hook prerouting priority raw; policy accept;\n");
         if (s.translate())
         {
+            if (offload)
+            {
+                b.append("\t\tip saddr . ip daddr . meta l4proto . th sport . th dport @").append(RulesetSpec.OFFLOAD_PORTS_SET)
+                    .append(" accept comment \"offloaded: tracked, conntrack's entry translates it (never queued)\"\n");
+            }
             if (live)
             {
                 b.append("\t\tip saddr . ip daddr . meta l4proto . th sport . th dport @").append(RulesetSpec.LIVE_PORTS_SET)
@@ -146,8 +167,17 @@ public final class RulesetRenderer
                 b.append("\tchain fail_closed {\n");
                 b.append("\t\ttype filter hook forward priority filter + 10; policy accept;\n");
                 b.append("\t\tiifname ").append(lan).append(" oifname ").append(wan)
-                    .append(" ct state != untracked counter drop comment \"fail-closed: nothing passgate did not translate\"\n");
+                    .append(" ct state != untracked ").append(offload ? "ct mark & " + hex(OFFLOAD_CT_MARK) + " == 0 " : "")
+                    .append("counter drop comment \"fail-closed: nothing passgate did not translate\"\n");
                 b.append("\t}\n");
+                if (offload)
+                {
+                    b.append('\n');
+                    b.append("\tchain offload_nat {\n");
+                    b.append("\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+                    b.append("\t\tcomment \"no rules: its presence turns on the kernel's NAT hooks, which apply offloaded entries' mappings\"\n");
+                    b.append("\t}\n");
+                }
             }
         }
         b.append("}\n");

@@ -25,8 +25,13 @@ import io.passgate.wire.Ipv4Header;
  */
 public record RulesetSpec(String lanInterface, String wanInterface, int wanAddress, int queueBase, int queues,
     boolean failOpen, boolean translate, QueueBackend backend, int hairpinMark, int aliveTimeoutMs, int liveMark,
-    int lanNewRate, int wanNewRate, int liveSetSize)
+    int lanNewRate, int wanNewRate, int liveSetSize, int offloadSetSize)
 {
+    /**
+     * Offloaded TCP and UDP flows (see Offloader), both directions as on the wire: accepted before the notrack
+     * rule, so conntrack's entry (passgate's mapping) carries them.
+     */
+    public static final String OFFLOAD_PORTS_SET = "offload_ports";
     /** Live flows of TCP and UDP: (source, destination, protocol, source port, destination port) as on the wire. */
     public static final String LIVE_PORTS_SET = "live_ports";
     /** Live flows of GRE and ESP: (source, destination, protocol). */
@@ -48,7 +53,17 @@ public record RulesetSpec(String lanInterface, String wanInterface, int wanAddre
         final int hairpinMark, final int aliveTimeoutMs)
     {
         this(lanInterface, wanInterface, wanAddress, queueBase, queues, failOpen, translate, backend, hairpinMark,
-            aliveTimeoutMs, 0, 0, 0, 0);
+            aliveTimeoutMs, 0, 0, 0, 0, 0);
+    }
+
+    /** Without offload. */
+    public RulesetSpec(final String lanInterface, final String wanInterface, final int wanAddress, final int queueBase,
+        final int queues, final boolean failOpen, final boolean translate, final QueueBackend backend,
+        final int hairpinMark, final int aliveTimeoutMs, final int liveMark, final int lanNewRate,
+        final int wanNewRate, final int liveSetSize)
+    {
+        this(lanInterface, wanInterface, wanAddress, queueBase, queues, failOpen, translate, backend, hairpinMark,
+            aliveTimeoutMs, liveMark, lanNewRate, wanNewRate, liveSetSize, 0);
     }
 
     public RulesetSpec
@@ -70,6 +85,12 @@ public record RulesetSpec(String lanInterface, String wanInterface, int wanAddre
     public int lastQueue()
     {
         return queueBase + queues - 1;
+    }
+
+    /** Whether settled flows may be offloaded to the kernel's conntrack (translate mode only). */
+    public boolean offload()
+    {
+        return offloadSetSize > 0 && translate;
     }
 
     /** Whether live flows have queues of their own (translate mode only). */

@@ -43,6 +43,29 @@ class NatAllocationTest
         final NatEngine engine = nat.engine;
         // live flows posted to a real ring (never drained here: it fills, and the full-ring path is measured too)
         engine.liveFlows(new io.passgate.nft.LiveFlowSet.Ring());
+        // offload whose ring is always full: every packet of a settled flow tries to offer it (the costliest way)
+        engine.offload(new Offload()
+        {
+            @Override
+            public boolean offer(final int flow, final int protocol, final int clientAddress, final int clientPort,
+                final int serverAddress, final int serverPort, final int externalPort)
+            {
+                return false;
+            }
+
+            @Override
+            public boolean withdraw(final int flow, final int protocol, final int clientAddress, final int clientPort,
+                final int serverAddress, final int serverPort, final int externalPort)
+            {
+                return false;
+            }
+
+            @Override
+            public int poll(final Reports reports, final int limit)
+            {
+                return 0;
+            }
+        }, 2);
         final UnsafeBuffer tcp = Packets.tcp(A, 33000, S1, 443, TcpHeader.ACK, 0, 1200);
         final UnsafeBuffer udp = Packets.udp(A, 5000, S1, 53, 512);
         final UnsafeBuffer ping = Packets.icmpQuery(A, S1, IcmpHeader.ECHO_REQUEST, 99, 1);

@@ -108,4 +108,19 @@ class RulesetRendererTest
         assertEquals(3, s.lastQueue());
         assertEquals(3, spec(4, true, true, QueueBackend.IPTABLES).lastQueueUsed(), "no live queues: the bulk ones only");
     }
+
+    private static RulesetSpec offloadSpec(final boolean failOpen)
+    {
+        return new RulesetSpec("eth0", "eth1", Ipv4Header.parse("203.0.113.1"), 0, 1, failOpen, true,
+            QueueBackend.IPTABLES, 0x100000, 2000, 0x200000, 10000, 5000, 131072, 131072);
+    }
+
+    @Test
+    void offload() throws IOException
+    {
+        golden("offload-fail-open.nft", RulesetRenderer.nftScript(offloadSpec(true)));
+        golden("offload-fail-closed.nft", RulesetRenderer.nftScript(offloadSpec(false)));
+        assertEquals(RulesetRenderer.iptablesScript(liveSpec(1, QueueBackend.IPTABLES)),
+            RulesetRenderer.iptablesScript(offloadSpec(true)), "offload changes no queue rule: they take untracked packets only");
+    }
 }

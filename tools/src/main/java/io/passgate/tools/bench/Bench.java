@@ -66,8 +66,10 @@ public final class Bench
                                      [--threads 1|2|4] [--only tcp|udp] [--reference nfq-accept.c]
                         Measures LAN-to-WAN throughput through the lab topology for: plain forwarding,
                         kernel masquerade, the C NFQUEUE accept-all reference (batch + GSO), passgate
-                        forward (accept-all) and passgate NAT (with --threads data-plane threads, one
-queue each; default 1); prints medians and ratios. Needs root,
+                        forward (accept-all), passgate NAT without and with offload (settled flows
+                        carried by the kernel's conntrack; --threads data-plane threads, one queue each;
+                        default 1), TCP with 1 and --tcp-streams streams (default 4) and 64-byte UDP;
+                        prints medians, ratios and passgate's memory (RSS, heap). Needs root,
                         iperf3, nft, iptables (and gcc + libnetfilter-queue-dev for the reference).""");
                     return;
                 }
@@ -123,7 +125,18 @@ queue each; default 1); prints medians and ratios. Needs root,
         });
         setups.put("passgate NAT", lab ->
         {
-            final PassgateProcess pg = lab.startPassgate("--set", "on-stop=remove", "--set", "threads=" + threads);
+            final PassgateProcess pg = lab.startPassgate("--set", "on-stop=remove", "--set", "threads=" + threads,
+                "--set", "offload=false");
+            return () ->
+            {
+                report(pg);
+                pg.stop();
+            };
+        });
+        setups.put("passgate NAT + offload", lab ->
+        {
+            final PassgateProcess pg = lab.startPassgate("--set", "on-stop=remove", "--set", "threads=" + threads,
+                "--set", "offload=true");
             return () ->
             {
                 report(pg);
@@ -146,9 +159,10 @@ queue each; default 1); prints medians and ratios. Needs root,
                 System.out.printf(Locale.ROOT, "%n== %s%n", e.getKey());
                 try (AutoCloseable applied = e.getValue().apply(lab))
                 {
-                    final double tcp = "udp".equals(only) ? Double.NaN : median(lab, true);
-                    final double udp = "tcp".equals(only) ? Double.NaN : median(lab, false);
-                    results.put(e.getKey(), new double[] {tcp, udp});
+                    final double tcp1 = "udp".equals(only) || tcpStreams == 1 ? Double.NaN : median(lab, true, 1);
+                    final double tcp = "udp".equals(only) ? Double.NaN : median(lab, true, tcpStreams);
+                    final double udp = "tcp".equals(only) ? Double.NaN : median(lab, false, 0);
+                    results.put(e.getKey(), new double[] {tcp, udp, tcp1});
                 }
             }
             tcpServer.destroy();
@@ -168,9 +182,11 @@ queue each; default 1); prints medians and ratios. Needs root,
         try (CountersFile f = pg.counters())
         {
             System.out.printf(Locale.ROOT, "   passgate: %d packets, %d GSO, %d recvmmsg calls, %d verdict sends, "
-                + "%d dropped, %d ENOBUFS, %d send errors%n", f.total(Counter.PACKETS_RECEIVED),
-                f.total(Counter.GSO_PACKETS), f.total(Counter.RECEIVE_CALLS), f.total(Counter.VERDICT_SENDS),
-                f.total(Counter.DROPPED), f.total(Counter.ENOBUFS), f.total(Counter.VERDICT_SEND_ERRORS));
+                + "%d dropped, %d ENOBUFS, %d send errors; offloaded %d flows, the kernel carried %d packets of them%n",
+                f.total(Counter.PACKETS_RECEIVED), f.total(Counter.GSO_PACKETS), f.total(Counter.RECEIVE_CALLS),
+                f.total(Counter.VERDICT_SENDS), f.total(Counter.DROPPED), f.total(Counter.ENOBUFS),
+                f.total(Counter.VERDICT_SEND_ERRORS), f.total(Counter.OFFLOADED), f.total(Counter.OFFLOAD_PACKETS));
+            System.out.printf(Locale.ROOT, "   passgate memory: %s%n", memory(pg.pid()));
         }
         catch (final IOException e)
         {
@@ -178,13 +194,46 @@ queue each; default 1); prints medians and ratios. Needs root,
         }
     }
 
-    private double median(final Lab lab, final boolean tcp) throws Exception
+    /** The process's resident set (VmRSS, VmHWM) and its Java heap in use (jcmd GC.heap_info, when jcmd is there). */
+    static String memory(final long pid)
+    {
+        final StringBuilder b = new StringBuilder();
+        try
+        {
+            for (final String line : Files.readAllLines(Path.of("/proc/" + pid + "/status")))
+            {
+                if (line.startsWith("VmRSS:") || line.startsWith("VmHWM:"))
+                {
+                    b.append(line.replaceAll("\\s+", " ")).append("; ");
+                }
+            }
+            final Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+            if (Files.isExecutable(jcmd))
+            {
+                final Lab.Result r = Lab.exec(null, 20_000, jcmd.toString(), Long.toString(pid), "GC.heap_info");
+                final Matcher m = HEAP_USED.matcher(r.output());
+                if (m.find())
+                {
+                    b.append("heap total ").append(m.group(1)).append(", used ").append(m.group(2));
+                }
+            }
+        }
+        catch (final IOException e)
+        {
+            b.append(e.getMessage());
+        }
+        return b.toString();
+    }
+
+    private static final java.util.regex.Pattern HEAP_USED = java.util.regex.Pattern.compile("total (\\S+), used (\\S+)");
+
+    private double median(final Lab lab, final boolean tcp, final int streams) throws Exception
     {
         final double[] values = new double[runs];
         for (int r = 0; r < runs; r++)
         {
-            values[r] = tcp ? tcpOnce(lab) : udpOnce(lab);
-            System.out.printf(Locale.ROOT, "   %s run %d: %s%n", tcp ? "TCP" : "UDP 64B", r + 1,
+            values[r] = tcp ? tcpOnce(lab, streams) : udpOnce(lab);
+            System.out.printf(Locale.ROOT, "   %s run %d: %s%n", tcp ? "TCP x" + streams : "UDP 64B", r + 1,
                 tcp ? String.format(Locale.ROOT, "%.2f Gbit/s", values[r] / 1e9)
                     : String.format(Locale.ROOT, "%.0f kpps", values[r] / 1e3));
         }
@@ -192,10 +241,10 @@ queue each; default 1); prints medians and ratios. Needs root,
         return values[runs / 2];
     }
 
-    private double tcpOnce(final Lab lab) throws Exception
+    private double tcpOnce(final Lab lab, final int streams) throws Exception
     {
         final Lab.Result r = lab.exec(lab.client(1), 120_000, "iperf3", "-J", "-c", Lab.serverAddress(1), "-p", "5201",
-            "-t", Integer.toString(seconds), "-P", Integer.toString(tcpStreams));
+            "-t", Integer.toString(seconds), "-P", Integer.toString(streams));
         final Matcher m = RECEIVED_BPS.matcher(r.output());
         double last = Double.NaN;
         while (m.find())
@@ -275,13 +324,14 @@ queue each; default 1); prints medians and ratios. Needs root,
         final double[] masq = results.get("kernel masquerade");
         System.out.printf(Locale.ROOT, "%nMedians of %d runs of %d s (TCP: %d streams; UDP: %d x 64-byte streams, "
             + "counted at the receiver)%n", runs, seconds, tcpStreams, udpStreams);
-        System.out.printf(Locale.ROOT, "%-32s %12s %9s %9s %12s %9s %9s%n", "", "TCP Gbit/s", "x plain", "x masq",
-            "UDP kpps", "x plain", "x masq");
+        System.out.printf(Locale.ROOT, "%-32s %11s %7s %11s %7s %7s %10s %7s %7s%n", "", "TCP1 Gb/s", "x masq",
+            "TCP" + tcpStreams + " Gb/s", "x plain", "x masq", "UDP kpps", "x plain", "x masq");
         for (final Map.Entry<String, double[]> e : results.entrySet())
         {
             final double[] v = e.getValue();
-            System.out.printf(Locale.ROOT, "%-32s %12.2f %9.2f %9.2f %12.0f %9.2f %9.2f%n", e.getKey(), v[0] / 1e9,
-                v[0] / plain[0], v[0] / masq[0], v[1] / 1e3, v[1] / plain[1], v[1] / masq[1]);
+            System.out.printf(Locale.ROOT, "%-32s %11.2f %7.2f %11.2f %7.2f %7.2f %10.0f %7.2f %7.2f%n", e.getKey(),
+                v[2] / 1e9, v[2] / masq[2], v[0] / 1e9, v[0] / plain[0], v[0] / masq[0], v[1] / 1e3, v[1] / plain[1],
+                v[1] / masq[1]);
         }
     }
 }

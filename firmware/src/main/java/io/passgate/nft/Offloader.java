@@ -1,0 +1,658 @@
+package io.passgate.nft;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.LockSupport;
+
+import io.passgate.counters.Counter;
+import io.passgate.counters.CounterSet;
+import io.passgate.nat.Offload;
+import io.passgate.nat.Protocols;
+import io.passgate.nfq.Netlink;
+import io.passgate.sys.Linux;
+import io.passgate.sys.NativeBuffer;
+import io.passgate.sys.NetlinkSocket;
+import org.agrona.BufferUtil;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.MessageHandler;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
+import org.tinylog.Logger;
+
+/**
+ * Offload: settled TCP and UDP flows carried by the kernel at conntrack-NAT speed while passgate keeps
+ * deciding. The engine offers a flow that has carried traffic both ways and that no helper needs
+ * ({@link io.passgate.nat.NatEngine}); this writer's thread then
+ * <ol>
+ *   <li>creates a conntrack entry over ctnetlink with passgate's mapping as its source NAT (one address, one
+ *       port: the kernel applies exactly passgate's translation) and a connection mark naming the shard and
+ *       the session ({@link #mark}; bit 31 says "passgate offloaded it");</li>
+ *   <li>only then adds the flow's two directions as on the wire to set {@code offload_ports}: the first rule of
+ *       raw prerouting accepts them before the notrack rule, so conntrack finds the entry and the kernel
+ *       rewrites both ways; the queue rules take only untracked packets, so the flow leaves the queue.</li>
+ * </ol>
+ * Taking it back is the reverse order (elements first, so no packet meets a missing entry untracked).
+ * Conntrack destroy events (and, should the kernel drop events, a dump every second) tell when the kernel's
+ * entry ended: the elements go and the engine hears {@link Offload#ENDED} (a closed TCP connection ends its
+ * session; otherwise the session is handed back to passgate, its own idle timer running from the last traffic
+ * the kernel reported). The dump also reports each flow's traffic (conntrack accounting) so the session's
+ * counters, {@code passgatectl tunnels} and the idle timer stay true.
+ *
+ * <p>The engine side is allocation-free (Agrona one-to-one rings both ways); this thread allocates nothing per
+ * flow either.
+ */
+public final class Offloader implements AutoCloseable
+{
+    /** Connection-mark bit of the entries passgate created; the low 24 bits are the session, bits 24-30 the shard. */
+    public static final int MARK_BIT = 0x80000000;
+    /** Most shards the mark can name. */
+    public static final int MAX_SHARDS = 128;
+    /** Most sessions per shard the mark can name. */
+    public static final int MAX_FLOWS = 1 << 24;
+    /** Timeout of a new entry until its first packet (then the kernel's own per-protocol timeouts apply). */
+    static final int INITIAL_TIMEOUT_S = 120;
+    static final long DUMP_MS = 1000;
+    /**
+     * An entry of a flow passgate keeps (UDP, or TCP established) with less than this left is given
+     * {@link #KEEP_S} more: the kernel's own idle timeouts (UDP 120 s) must not end a flow before passgate's
+     * timer does, or its next packet would meet no entry while its elements still send it to conntrack.
+     */
+    static final int REFRESH_BELOW_S = 60;
+    static final int KEEP_S = 150;
+    private static final long IDLE_NS = 1_000_000;
+    private static final int OFFER = 1;
+    private static final int WITHDRAW = 2;
+    private static final int REQUEST = 28;
+    private static final int REPORT = 64;
+    /** Requests: about 6 500 offers or withdrawals; reports: about 7 000 (a fuller ring is counted and retried). */
+    private static final int REQUEST_RING_BYTES = 1 << 18;
+    private static final int REPORT_RING_BYTES = 1 << 19;
+
+    private static final byte FREE = 0;
+    private static final byte CARRIED = 1;
+    /** Withdrawn by the engine: its destroy event still counts the last traffic. */
+    private static final byte WITHDRAWN = 2;
+    /** Ended in the kernel, the engine not yet told (its ring was full). */
+    private static final byte ENDED = 3;
+
+    private final int wanAddress;
+    private final CounterSet counters;
+    private final int capacity;
+    private final Conntrack conntrack;
+    private final NetlinkSocket nft;
+    private final NativeBuffer out = NativeBuffer.allocate(4096);
+    private final NativeBuffer reply = NativeBuffer.allocate(8192);
+    private final List<Channel> channels = new ArrayList<>();
+    private final MessageHandler onRequest = this::onRequest;
+    private final Conntrack.Visitor onEntry = this::onEntry;
+    private Channel draining;
+    private long dumpGeneration;
+    private long nextDumpMs;
+    private int live;
+    private int seq = 1;
+    private volatile boolean running = true;
+    private Thread thread;
+
+    /** One shard's two rings and its sessions as the kernel holds them. */
+    public final class Channel implements Offload
+    {
+        private final int shard;
+        private final OneToOneRingBuffer requests = ring(REQUEST_RING_BYTES);
+        private final OneToOneRingBuffer reports = ring(REPORT_RING_BYTES);
+        private final UnsafeBuffer request = new UnsafeBuffer(new byte[REQUEST]);
+        private final UnsafeBuffer report = new UnsafeBuffer(new byte[REPORT]);
+        private final MessageHandler onReport = this::onReport;
+        private Reports reader;
+        // the writer thread's view, by session index
+        private final byte[] state = new byte[capacity];
+        private final int[] proto = new int[capacity];
+        private final int[] client = new int[capacity];
+        private final int[] clientPort = new int[capacity];
+        private final int[] server = new int[capacity];
+        private final int[] serverPort = new int[capacity];
+        private final int[] ext = new int[capacity];
+        private final long[] seen = new long[capacity];
+        private final boolean[] keep = new boolean[capacity];
+        private final long[] packetsOut = new long[capacity];
+        private final long[] bytesOut = new long[capacity];
+        private final long[] packetsIn = new long[capacity];
+        private final long[] bytesIn = new long[capacity];
+        private int endTcpState;
+
+        Channel(final int shard)
+        {
+            this.shard = shard;
+        }
+
+        @Override
+        public boolean offer(final int flow, final int protocol, final int clientAddress, final int clientPort,
+            final int serverAddress, final int serverPort, final int externalPort)
+        {
+            return post(OFFER, flow, protocol, clientAddress, clientPort, serverAddress, serverPort, externalPort);
+        }
+
+        @Override
+        public boolean withdraw(final int flow, final int protocol, final int clientAddress, final int clientPort,
+            final int serverAddress, final int serverPort, final int externalPort)
+        {
+            return post(WITHDRAW, flow, protocol, clientAddress, clientPort, serverAddress, serverPort, externalPort);
+        }
+
+        private boolean post(final int kind, final int flow, final int protocol, final int clientAddress,
+            final int clientPort, final int serverAddress, final int serverPort, final int externalPort)
+        {
+            request.putInt(0, flow);
+            request.putInt(4, protocol);
+            request.putInt(8, clientAddress);
+            request.putInt(12, clientPort);
+            request.putInt(16, serverAddress);
+            request.putInt(20, serverPort);
+            request.putInt(24, externalPort);
+            return requests.write(kind, request, 0, REQUEST);
+        }
+
+        @Override
+        public int poll(final Reports reports, final int limit)
+        {
+            reader = reports;
+            return this.reports.read(onReport, limit);
+        }
+
+        private void onReport(final int kind, final MutableDirectBuffer b, final int at, final int length)
+        {
+            reader.report(kind, b.getInt(at), b.getInt(at + 4), b.getInt(at + 8), b.getInt(at + 12), b.getInt(at + 16),
+                b.getInt(at + 20), b.getInt(at + 24), b.getInt(at + 28), b.getLong(at + 32), b.getLong(at + 40),
+                b.getLong(at + 48), b.getLong(at + 56));
+        }
+
+        /** Writer thread: tells the engine; false when its ring is full. */
+        private boolean tell(final int kind, final int f, final int tcpState, final long dPacketsOut,
+            final long dBytesOut, final long dPacketsIn, final long dBytesIn)
+        {
+            report.putInt(0, f);
+            report.putInt(4, proto[f]);
+            report.putInt(8, client[f]);
+            report.putInt(12, clientPort[f]);
+            report.putInt(16, server[f]);
+            report.putInt(20, serverPort[f]);
+            report.putInt(24, ext[f]);
+            report.putInt(28, tcpState);
+            report.putLong(32, dPacketsOut);
+            report.putLong(40, dBytesOut);
+            report.putLong(48, dPacketsIn);
+            report.putLong(56, dBytesIn);
+            return reports.write(kind, report, 0, REPORT);
+        }
+
+        private boolean matches(final int f, final int protocol, final int src, final int sport, final int dst,
+            final int dport)
+        {
+            return proto[f] == protocol && client[f] == src && clientPort[f] == sport && server[f] == dst
+                && serverPort[f] == dport;
+        }
+    }
+
+    private Offloader(final int wanAddress, final CounterSet counters, final int capacity, final Conntrack conntrack,
+        final NetlinkSocket nft) throws IOException
+    {
+        this.wanAddress = wanAddress;
+        this.counters = counters;
+        this.capacity = capacity;
+        this.conntrack = conntrack;
+        this.nft = nft;
+    }
+
+    /**
+     * Opens ctnetlink (a dump of passgate's entries proves it works). Throws, saying why, where the kernel lacks
+     * what offload needs (then passgate stays in user space). Call {@link #removeStale} once the rules are in.
+     *
+     * @param capacity the sessions of one shard (nat.max-flows)
+     */
+    public static Offloader open(final int wanAddress, final CounterSet counters, final int capacity)
+        throws IOException
+    {
+        if (capacity > MAX_FLOWS)
+        {
+            throw new IOException("offload names at most " + MAX_FLOWS + " sessions per shard");
+        }
+        final Conntrack conntrack;
+        try
+        {
+            conntrack = new Conntrack(true);
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            throw new IOException("no ctnetlink destroy events: " + e.getMessage(), e);
+        }
+        final int rows = conntrack.dump(MARK_BIT, MARK_BIT, (d, m, p, s, sp, ds, dp, t, o, a, b, c, e) -> { });
+        if (rows < 0)
+        {
+            conntrack.close();
+            throw new IOException("ctnetlink refused a conntrack dump (errno " + -rows + "): no conntrack netlink");
+        }
+        final NetlinkSocket nft;
+        try
+        {
+            nft = NetlinkSocket.open(Linux.NETLINK_NETFILTER);
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            conntrack.close();
+            throw e;
+        }
+        try
+        {
+            return new Offloader(wanAddress, counters, capacity, conntrack, nft);
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            conntrack.close();
+            nft.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Removes the entries an earlier passgate offloaded: its sessions go on in this one (restored from its state
+     * image) or end. Called once this passgate's rules are in, whose empty offload set no longer sends those
+     * flows to conntrack (so no packet meets a missing entry tracked). Returns 0 or the errno.
+     */
+    public int removeStale()
+    {
+        final int error = conntrack.flush(MARK_BIT, MARK_BIT);
+        return error == Linux.ENOENT ? 0 : error;
+    }
+
+    /** The connection mark of shard {@code shard}'s session {@code flow}. */
+    public static int mark(final int shard, final int flow)
+    {
+        return MARK_BIT | shard << 24 | flow;
+    }
+
+    /** A new channel for shard {@code shard}'s engine; all channels before {@link #start}. */
+    public Channel channel(final int shard)
+    {
+        if (shard < 0 || shard >= MAX_SHARDS)
+        {
+            throw new IllegalArgumentException("offload names at most " + MAX_SHARDS + " shards");
+        }
+        while (channels.size() <= shard)
+        {
+            channels.add(null);
+        }
+        final Channel c = new Channel(shard);
+        channels.set(shard, c);
+        return c;
+    }
+
+    public void start()
+    {
+        thread = new Thread(this::run, "passgate-offload");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    private void run()
+    {
+        while (running)
+        {
+            int work = 0;
+            try
+            {
+                work = doWork(System.currentTimeMillis());
+            }
+            catch (final RuntimeException e)
+            {
+                counters.increment(Counter.OFFLOAD_ERRORS);
+                Logger.error(e, "offload writer");
+            }
+            if (work == 0)
+            {
+                LockSupport.parkNanos(IDLE_NS);
+            }
+        }
+    }
+
+    /** One round: the engines' requests, the kernel's destroy events, and a dump when due. Public for tests. */
+    public int doWork(final long nowMs)
+    {
+        int work = 0;
+        for (final Channel c : channels)
+        {
+            if (c != null)
+            {
+                draining = c;
+                work += c.requests.read(onRequest, 256);
+            }
+        }
+        final int events = conntrack.pollEvents(onEntry);
+        if (events < 0)
+        {
+            counters.increment(Counter.OFFLOAD_ERRORS);   // lost events: the dump makes up for them now
+            nextDumpMs = 0;
+        }
+        else
+        {
+            work += events;
+        }
+        if (nowMs >= nextDumpMs)
+        {
+            nextDumpMs = nowMs + DUMP_MS;
+            work += dump();
+        }
+        return work;
+    }
+
+    private void onRequest(final int kind, final MutableDirectBuffer b, final int at, final int length)
+    {
+        final Channel c = draining;
+        final int f = b.getInt(at);
+        if (f < 0 || f >= capacity)
+        {
+            return;
+        }
+        final int protocol = b.getInt(at + 4);
+        final int src = b.getInt(at + 8);
+        final int sport = b.getInt(at + 12);
+        final int dst = b.getInt(at + 16);
+        final int dport = b.getInt(at + 20);
+        final int extPort = b.getInt(at + 24);
+        if (kind == WITHDRAW)
+        {
+            if (c.state[f] == CARRIED && c.matches(f, protocol, src, sport, dst, dport))
+            {
+                takeBack(c, f);
+                c.state[f] = WITHDRAWN;
+                counters.increment(Counter.OFFLOAD_WITHDRAWN);
+            }
+            return;
+        }
+        if (c.state[f] == CARRIED || c.state[f] == ENDED)
+        {
+            takeBack(c, f);   // a stale one (the engine reused the slot): gone first
+        }
+        c.proto[f] = protocol;
+        c.client[f] = src;
+        c.clientPort[f] = sport;
+        c.server[f] = dst;
+        c.serverPort[f] = dport;
+        c.ext[f] = extPort;
+        c.packetsOut[f] = 0;
+        c.bytesOut[f] = 0;
+        c.packetsIn[f] = 0;
+        c.bytesIn[f] = 0;
+        c.seen[f] = dumpGeneration;
+        final int error = conntrack.create(protocol, src, sport, dst, dport, wanAddress, extPort, mark(c.shard, f),
+            INITIAL_TIMEOUT_S);
+        if (error != 0 || !elements(Linux.NFT_MSG_NEWSETELEM, c, f))
+        {
+            if (error == 0)
+            {
+                conntrack.delete(protocol, src, sport, dst, dport);
+            }
+            c.state[f] = FREE;
+            counters.increment(Counter.OFFLOAD_REFUSED);
+            if (!c.tell(Offload.REFUSED, f, -1, 0, 0, 0, 0))
+            {
+                counters.increment(Counter.OFFLOAD_ERRORS);   // the engine keeps it in user space anyway
+            }
+            return;
+        }
+        c.state[f] = CARRIED;
+        counters.increment(Counter.OFFLOADED);
+        counters.set(Counter.OFFLOAD_LIVE, ++live);
+    }
+
+    /** Elements first, then the entry: no packet of the flow meets a missing entry untracked. */
+    private void takeBack(final Channel c, final int f)
+    {
+        if (c.state[f] == CARRIED)
+        {
+            elements(Linux.NFT_MSG_DELSETELEM, c, f);
+            counters.set(Counter.OFFLOAD_LIVE, --live);
+        }
+        conntrack.delete(c.proto[f], c.client[f], c.clientPort[f], c.server[f], c.serverPort[f]);
+    }
+
+    /** A dump row or a destroy event of an entry passgate created. */
+    private void onEntry(final boolean destroyed, final int mark, final int protocol, final int src, final int sport,
+        final int dst, final int dport, final int tcpState, final int timeoutS, final long packetsOrig,
+        final long bytesOrig, final long packetsReply, final long bytesReply)
+    {
+        if ((mark & MARK_BIT) == 0)
+        {
+            return;
+        }
+        final int shard = (mark >>> 24) & 0x7F;
+        final int f = mark & 0xFFFFFF;
+        if (shard >= channels.size() || channels.get(shard) == null || f >= capacity)
+        {
+            return;
+        }
+        final Channel c = channels.get(shard);
+        if (!c.matches(f, protocol, src, sport, dst, dport))
+        {
+            return;
+        }
+        final byte st = c.state[f];
+        if (st == FREE || st == ENDED)
+        {
+            return;
+        }
+        final long dPo = Math.max(0, packetsOrig - c.packetsOut[f]);
+        final long dBo = Math.max(0, bytesOrig - c.bytesOut[f]);
+        final long dPi = Math.max(0, packetsReply - c.packetsIn[f]);
+        final long dBi = Math.max(0, bytesReply - c.bytesIn[f]);
+        if (st == WITHDRAWN)
+        {
+            if (destroyed)
+            {
+                counters.add(Counter.OFFLOAD_PACKETS, dPo + dPi);
+                counters.add(Counter.OFFLOAD_BYTES, dBo + dBi);
+                c.state[f] = FREE;
+            }
+            return;
+        }
+        c.seen[f] = dumpGeneration;
+        if (destroyed)
+        {
+            elements(Linux.NFT_MSG_DELSETELEM, c, f);
+            counters.set(Counter.OFFLOAD_LIVE, --live);
+            c.packetsOut[f] = packetsOrig;
+            c.bytesOut[f] = bytesOrig;
+            c.packetsIn[f] = packetsReply;
+            c.bytesIn[f] = bytesReply;
+            if (c.tell(Offload.ENDED, f, tcpState, dPo, dBo, dPi, dBi))
+            {
+                c.state[f] = FREE;
+            }
+            else
+            {
+                c.state[f] = ENDED;   // told at the next dump
+                c.endTcpState = tcpState;
+            }
+            return;
+        }
+        if (timeoutS >= 0 && timeoutS < REFRESH_BELOW_S
+            && (protocol == Protocols.UDP || tcpState == Conntrack.TCP_ESTABLISHED))
+        {
+            c.keep[f] = true;   // after the dump: the socket is busy with it now
+        }
+        if ((dPo | dPi) != 0 && c.tell(Offload.TRAFFIC, f, -1, dPo, dBo, dPi, dBi))
+        {
+            c.packetsOut[f] = packetsOrig;
+            c.bytesOut[f] = bytesOrig;
+            c.packetsIn[f] = packetsReply;
+            c.bytesIn[f] = bytesReply;
+        }
+    }
+
+    /**
+     * Dumps passgate's entries (their traffic), then settles what the dump did not show: an entry carried since
+     * before the dump that is gone ended without an event that reached passgate; an ended flow the engine was
+     * not told of is told now.
+     */
+    private int dump()
+    {
+        final long generation = ++dumpGeneration;
+        final int rows = conntrack.dump(MARK_BIT, MARK_BIT, onEntry);
+        if (rows < 0)
+        {
+            counters.increment(Counter.OFFLOAD_ERRORS);
+            return 0;
+        }
+        int work = 0;
+        for (final Channel c : channels)
+        {
+            if (c == null)
+            {
+                continue;
+            }
+            for (int f = 0; f < capacity; f++)
+            {
+                final byte st = c.state[f];
+                if (c.keep[f])
+                {
+                    c.keep[f] = false;
+                    if (st == CARRIED && conntrack.refresh(c.proto[f], c.client[f], c.clientPort[f], c.server[f],
+                        c.serverPort[f], KEEP_S) == 0)
+                    {
+                        counters.increment(Counter.OFFLOAD_KEPT);
+                    }
+                }
+                if (st == CARRIED && c.seen[f] < generation - 1)
+                {
+                    elements(Linux.NFT_MSG_DELSETELEM, c, f);
+                    counters.set(Counter.OFFLOAD_LIVE, --live);
+                    c.state[f] = c.tell(Offload.ENDED, f, -1, 0, 0, 0, 0) ? FREE : ENDED;
+                    work++;
+                }
+                else if (st == ENDED && c.tell(Offload.ENDED, f, c.endTcpState, 0, 0, 0, 0))
+                {
+                    c.state[f] = FREE;
+                    work++;
+                }
+                else if (st == WITHDRAWN && c.seen[f] < generation - 1)
+                {
+                    c.state[f] = FREE;   // its destroy event never came
+                }
+            }
+        }
+        return work + rows;
+    }
+
+    /** Adds or deletes the flow's two elements of set offload_ports in one transaction; false when refused. */
+    private boolean elements(final int type, final Channel c, final int f)
+    {
+        final UnsafeBuffer b = out.buffer();
+        int at = batch(b, 0, Linux.NFNL_MSG_BATCH_BEGIN);
+        final int start = at;
+        at = Netlink.putNfHeader(b, at, Linux.NFNL_SUBSYS_NFTABLES, type,
+            Linux.NLM_F_REQUEST | Linux.NLM_F_CREATE | Linux.NLM_F_ACK, seq++, Linux.NFPROTO_INET, 0);
+        at = Netlink.putAttrString(b, at, Linux.NFTA_SET_ELEM_LIST_TABLE, RulesetSpec.TABLE);
+        at = Netlink.putAttrString(b, at, Linux.NFTA_SET_ELEM_LIST_SET, RulesetSpec.OFFLOAD_PORTS_SET);
+        final int list = at;
+        at = Netlink.beginNest(b, at, Linux.NFTA_SET_ELEM_LIST_ELEMENTS);
+        at = LiveFlowSet.element(b, at, 0, c.client[f], c.server[f], c.proto[f], c.clientPort[f], c.serverPort[f], true);
+        at = LiveFlowSet.element(b, at, 0, c.server[f], wanAddress, c.proto[f], c.serverPort[f], c.ext[f], true);
+        Netlink.endNest(b, list, at);
+        at = Netlink.finish(b, start, at);
+        at = batch(b, at, Linux.NFNL_MSG_BATCH_END);
+        final long sent = nft.send(out.address(), at);
+        if (sent < 0)
+        {
+            counters.increment(Counter.OFFLOAD_ERRORS);
+            return false;
+        }
+        boolean ok = true;
+        while (true)
+        {
+            final long n = nft.receive(reply.address(), reply.capacity(), Linux.MSG_DONTWAIT);
+            if (n <= 0)
+            {
+                break;
+            }
+            final UnsafeBuffer r = reply.buffer();
+            int off = 0;
+            while (off + Linux.NLMSG_HDRLEN <= n)
+            {
+                final int len = Netlink.messageLength(r, off);
+                if (len < Linux.NLMSG_HDRLEN)
+                {
+                    break;
+                }
+                if (Netlink.messageType(r, off) == Linux.NLMSG_ERROR && Netlink.errorCode(r, off) != 0)
+                {
+                    ok = false;
+                }
+                off += Netlink.align(len);
+            }
+        }
+        if (!ok)
+        {
+            counters.increment(Counter.OFFLOAD_ERRORS);
+        }
+        return ok;
+    }
+
+    private int batch(final UnsafeBuffer b, final int at, final int type)
+    {
+        final int end = Netlink.putNfHeader(b, at, 0, 0, Linux.NLM_F_REQUEST, seq++, Linux.AF_UNSPEC,
+            Linux.NFNL_SUBSYS_NFTABLES);
+        b.putShort(at + Netlink.NLMSG_TYPE_OFFSET, (short)type, Netlink.HOST);
+        return Netlink.finish(b, at, end);
+    }
+
+    private static OneToOneRingBuffer ring(final int bytes)
+    {
+        return new OneToOneRingBuffer(new UnsafeBuffer(
+            BufferUtil.allocateDirectAligned(bytes + RingBufferDescriptor.TRAILER_LENGTH, 64)));
+    }
+
+    /**
+     * Removes every entry passgate offloaded, from a socket of its own (the writer may be closed): used when
+     * passgate stops fail-closed, where nothing may pass while it is down. 0, or the errno.
+     */
+    public static int flushAll()
+    {
+        try (Conntrack c = new Conntrack(false))
+        {
+            final int error = c.flush(MARK_BIT, MARK_BIT);
+            return error == Linux.ENOENT ? 0 : error;
+        }
+        catch (final IOException e)
+        {
+            return Linux.EIO;
+        }
+    }
+
+    /** Entries the kernel carries now. */
+    public int live()
+    {
+        return live;
+    }
+
+    @Override
+    public void close()
+    {
+        running = false;
+        if (thread != null)
+        {
+            LockSupport.unpark(thread);
+            try
+            {
+                thread.join(2000);
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
+        conntrack.close();
+        nft.close();
+        out.close();
+        reply.close();
+    }
+}

@@ -1,0 +1,182 @@
+package io.passgate.nft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import io.passgate.counters.Counter;
+import io.passgate.counters.CounterSet;
+import io.passgate.nat.Offload;
+import io.passgate.nat.Protocols;
+import io.passgate.sys.Netns;
+import io.passgate.testing.RequiresRoot;
+import io.passgate.wire.Ipv4Header;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The offload writer against the real kernel, in a namespace this test builds with passgate's own rendered
+ * table: an offer becomes a conntrack entry (passgate's mapping as its source NAT, the session's mark) and the
+ * flow's two elements of set offload_ports; an entry someone else deletes ends the flow (the engine is told,
+ * the elements go); a withdrawal removes both; a second offer of a tuple the kernel holds is refused.
+ */
+@RequiresRoot
+class OffloaderKernelTest
+{
+    private static final int WAN = Ipv4Header.parse("203.0.113.1");
+    private static final int CLIENT = Ipv4Header.parse("10.77.0.11");
+    private static final int SERVER = Ipv4Header.parse("203.0.113.10");
+
+    private static String run(final String... command) throws IOException, InterruptedException
+    {
+        final Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        final String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0)
+        {
+            throw new IOException(String.join(" ", command) + ": " + out);
+        }
+        return out;
+    }
+
+    private record Row(int mark, int protocol, int src, int sport, int dst, int dport)
+    {
+    }
+
+    private static List<Row> entries(final Conntrack ct)
+    {
+        final List<Row> rows = new ArrayList<>();
+        final int n = ct.dump(Offloader.MARK_BIT, Offloader.MARK_BIT,
+            (destroyed, mark, protocol, src, sport, dst, dport, tcpState, timeoutS, po, bo, pi, bi) ->
+                rows.add(new Row(mark, protocol, src, sport, dst, dport)));
+        assertEquals(rows.size(), n, "dump: errno " + ct.lastError());
+        return rows;
+    }
+
+    private static List<String> reports(final Offload channel)
+    {
+        final List<String> out = new ArrayList<>();
+        channel.poll((kind, flow, protocol, client, clientPort, server, serverPort, ext, tcpState, po, bo, pi, bi) ->
+            out.add(kind + ":" + flow + ":" + protocol + ":" + clientPort + ":" + ext), 100);
+        return out;
+    }
+
+    @Test
+    void offersBecomeEntriesWithPassgatesMappingAndTheirEndsAreHeard() throws Exception
+    {
+        final String ns = "pgoffload" + ProcessHandle.current().pid();
+        run("ip", "netns", "add", ns);
+        try
+        {
+            run("ip", "-n", ns, "link", "set", "lo", "up");
+            final RulesetSpec spec = new RulesetSpec("lan0", "wan0", WAN, 0, 1, false, true, QueueBackend.IPTABLES,
+                0x100000, 2000, 0x200000, 0, 0, 1024, 1024);
+            final Process nft = new ProcessBuilder("ip", "netns", "exec", ns, "nft", "-f", "-").redirectErrorStream(true)
+                .start();
+            nft.getOutputStream().write(RulesetRenderer.nftScript(spec).getBytes());
+            nft.getOutputStream().close();
+            final String nftOut = new String(nft.getInputStream().readAllBytes());
+            assertEquals(0, nft.waitFor(), nftOut);
+
+            final CompletableFuture<String> done = new CompletableFuture<>();
+            final Thread t = new Thread(() ->
+            {
+                try
+                {
+                    Netns.enter(ns);
+                    done.complete(exercise(ns));
+                }
+                catch (final Throwable e)
+                {
+                    done.completeExceptionally(e);
+                }
+            });
+            t.start();
+            System.out.println(done.get(60, TimeUnit.SECONDS));
+        }
+        finally
+        {
+            run("ip", "netns", "del", ns);
+        }
+    }
+
+    private static String exercise(final String ns) throws Exception
+    {
+        final CounterSet counters = new CounterSet();
+        try (Offloader offloader = Offloader.open(WAN, counters, 64); Conntrack ct = new Conntrack(false))
+        {
+            final Offload channel = offloader.channel(0);
+            long now = 1_000_000;
+            // a UDP flow, flow 3: A:5000 -> S:1194 mapped to WAN:40000
+            assertTrue(channel.offer(3, Protocols.UDP, CLIENT, 5000, SERVER, 1194, 40000));
+            offloader.doWork(now);
+            assertEquals(1, counters.get(Counter.OFFLOADED), "errors " + counters.get(Counter.OFFLOAD_ERRORS));
+            assertEquals(List.of(new Row(Offloader.mark(0, 3), Protocols.UDP, CLIENT, 5000, SERVER, 1194)), entries(ct));
+            final String set = run("ip", "netns", "exec", ns, "nft", "list", "set", "inet", "passgate", "offload_ports");
+            assertTrue(set.contains("10.77.0.11 . 203.0.113.10 . udp . 5000 . 1194"), set);
+            assertTrue(set.contains("203.0.113.10 . 203.0.113.1 . udp . 1194 . 40000"), "the reply's way: to passgate's port\n" + set);
+            // passgate's mapping is the entry's source NAT: its reply tuple is addressed to WAN:40000
+            final String table = java.nio.file.Files.exists(java.nio.file.Path.of("/proc/thread-self/net/nf_conntrack"))
+                ? java.nio.file.Files.readString(java.nio.file.Path.of("/proc/thread-self/net/nf_conntrack")) : null;
+            if (table != null)
+            {
+                assertTrue(table.contains("src=203.0.113.10 dst=203.0.113.1 sport=1194 dport=40000"), table);
+                assertTrue(table.contains("mark=" + Integer.toUnsignedString(Offloader.mark(0, 3))), table);
+            }
+
+            // the kernel's idle timeout must not end a flow passgate keeps: an entry with little time left gets more
+            assertEquals(0, ct.refresh(Protocols.UDP, CLIENT, 5000, SERVER, 1194, 20));
+            now += 1500;
+            offloader.doWork(now);
+            assertEquals(1, counters.get(Counter.OFFLOAD_KEPT));
+            final int[] left = {-1};
+            ct.dump(Offloader.MARK_BIT, Offloader.MARK_BIT, (destroyed, mark, protocol, src, sport, dst, dport, tcpState,
+                timeoutS, po, bo, pi, bi) -> left[0] = timeoutS);
+            assertTrue(left[0] > Offloader.REFRESH_BELOW_S, "seconds left after the refresh: " + left[0]);
+
+            // a TCP flow, flow 4, and the same tuple again as flow 5: the kernel refuses the second
+            assertTrue(channel.offer(4, Protocols.TCP, CLIENT, 33000, SERVER, 443, 33001));
+            assertTrue(channel.offer(5, Protocols.TCP, CLIENT, 33000, SERVER, 443, 33002));
+            offloader.doWork(now);
+            assertEquals(2, counters.get(Counter.OFFLOADED));
+            assertEquals(1, counters.get(Counter.OFFLOAD_REFUSED));
+            assertEquals(List.of(Offload.REFUSED + ":5:6:33000:33002"), reports(channel));
+            assertEquals(2, counters.get(Counter.OFFLOAD_LIVE));
+
+            // someone deletes the UDP entry: the destroy event ends it, its elements go
+            assertEquals(0, ct.delete(Protocols.UDP, CLIENT, 5000, SERVER, 1194));
+            now += 10;
+            offloader.doWork(now);
+            assertEquals(List.of(Offload.ENDED + ":3:17:5000:40000"), reports(channel));
+            final String after = run("ip", "netns", "exec", ns, "nft", "list", "set", "inet", "passgate", "offload_ports");
+            assertTrue(!after.contains("udp") && after.contains("tcp . 33000 . 443"), after);
+
+            // the engine withdraws the TCP flow: entry and elements go, nothing is reported back
+            assertTrue(channel.withdraw(4, Protocols.TCP, CLIENT, 33000, SERVER, 443, 33001));
+            now += 10;
+            offloader.doWork(now);
+            assertEquals(List.of(), entries(ct));
+            assertEquals(1, counters.get(Counter.OFFLOAD_WITHDRAWN));
+            assertEquals(0, counters.get(Counter.OFFLOAD_LIVE));
+            assertEquals(List.of(), reports(channel));
+            final String empty = run("ip", "netns", "exec", ns, "nft", "list", "set", "inet", "passgate", "offload_ports");
+            assertTrue(!empty.contains("tcp") && !empty.contains("udp"), empty);
+
+            // flushAll (what a fail-closed stop does) removes every offloaded entry: the flow is told it ended
+            assertTrue(channel.offer(7, Protocols.UDP, CLIENT, 6000, SERVER, 53, 6000));
+            offloader.doWork(now);
+            assertEquals(0, Offloader.flushAll());
+            now += 10;
+            offloader.doWork(now);
+            final List<String> r = reports(channel);
+            assertEquals(List.of(Offload.ENDED + ":7:17:6000:6000"), r);
+            assertEquals(0, counters.get(Counter.OFFLOAD_ERRORS));
+            return "offload kernel test: " + counters.get(Counter.OFFLOADED) + " offloaded, "
+                + counters.get(Counter.OFFLOAD_REFUSED) + " refused, " + counters.get(Counter.OFFLOAD_WITHDRAWN)
+                + " withdrawn";
+        }
+    }
+}

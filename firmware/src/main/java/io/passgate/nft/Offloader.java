@@ -364,7 +364,6 @@ public final class Offloader implements AutoCloseable
             if (c.state[f] == CARRIED && c.matches(f, protocol, src, sport, dst, dport))
             {
                 takeBack(c, f);
-                c.state[f] = WITHDRAWN;
                 counters.increment(Counter.OFFLOAD_WITHDRAWN);
             }
             return;
@@ -413,7 +412,15 @@ public final class Offloader implements AutoCloseable
             elements(Linux.NFT_MSG_DELSETELEM, c, f);
             counters.set(Counter.OFFLOAD_LIVE, --live);
         }
+        c.state[f] = WITHDRAWN;
         conntrack.delete(c.proto[f], c.client[f], c.clientPort[f], c.server[f], c.serverPort[f]);
+        // the kernel queued the delete's destroy event before the delete returned: read it now, while the slot
+        // still names this entry (an offer of the same tuple next must not take it for its own entry's end)
+        if (conntrack.pollEvents(onEntry) < 0)
+        {
+            counters.increment(Counter.OFFLOAD_ERRORS);
+            nextDumpMs = 0;
+        }
     }
 
     /** A dump row or a destroy event of an entry passgate created. */

@@ -165,6 +165,24 @@ class OffloaderKernelTest
             final String empty = run("ip", "netns", "exec", ns, "nft", "list", "set", "inet", "passgate", "offload_ports");
             assertTrue(!empty.contains("tcp") && !empty.contains("udp"), empty);
 
+            // a session ends and a new one with the same tuple is offered at once: the old entry's destroy event is
+            // not taken for the new entry's end
+            assertTrue(channel.offer(8, Protocols.UDP, CLIENT, 7000, SERVER, 53, 7000));
+            offloader.doWork(now);
+            assertTrue(channel.withdraw(8, Protocols.UDP, CLIENT, 7000, SERVER, 53, 7000));
+            assertTrue(channel.offer(8, Protocols.UDP, CLIENT, 7000, SERVER, 53, 7000));
+            now += 10;
+            offloader.doWork(now);
+            now += 10;
+            offloader.doWork(now);
+            assertEquals(List.of(), reports(channel), "no end reported for the new entry");
+            assertEquals(List.of(new Row(Offloader.mark(0, 8), Protocols.UDP, CLIENT, 7000, SERVER, 53)), entries(ct));
+            assertEquals(1, counters.get(Counter.OFFLOAD_LIVE));
+            assertTrue(channel.withdraw(8, Protocols.UDP, CLIENT, 7000, SERVER, 53, 7000));
+            now += 10;
+            offloader.doWork(now);
+            assertEquals(List.of(), entries(ct));
+
             // flushAll (what a fail-closed stop does) removes every offloaded entry: the flow is told it ended
             assertTrue(channel.offer(7, Protocols.UDP, CLIENT, 6000, SERVER, 53, 6000));
             offloader.doWork(now);

@@ -974,6 +974,22 @@ public final class IpsecHelper implements Helper
         return flows.protocol(flow) == Protocols.ESP ? ESP_TIMEOUT_MS : -1;
     }
 
+    /**
+     * An ESP SA may be offloaded once both its SPIs are known (bound both ways): the kernel then carries it by
+     * (server, inbound SPI) and (client, server, outbound SPI) without a lookup here. An SA still waiting for an
+     * SPI is asked again at its next packets; IKE and NAT-T (UDP, whose IKE messages this helper reads) never are.
+     * A new SA (a rekey) starts in passgate like any other, so the wait, the hold and the binding stay here.
+     */
+    @Override
+    public int offloadable(final int flow)
+    {
+        if (flows.protocol(flow) != Protocols.ESP)
+        {
+            return OFFLOAD_NEVER;
+        }
+        return flows.extPort(flow) != 0 && flows.remPort(flow) != 0 ? OFFLOAD_YES : OFFLOAD_NOT_YET;
+    }
+
     @Override
     public void flowRemoved(final int flow)
     {

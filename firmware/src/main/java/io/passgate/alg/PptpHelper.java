@@ -1757,6 +1757,18 @@ public final class PptpHelper implements Helper
         }
     }
 
+    /**
+     * A call's GRE may be offloaded once it carried traffic both ways: the kernel rewrites it by (server, Call ID)
+     * as this helper does (the address both ways, the Call ID passgate gave back to the client's own on the way
+     * in); the control connection, whose messages this helper rewrites and follows, never is. Clearing the call
+     * (or its connection ending, or pptp switched off) ends the GRE session and takes it back.
+     */
+    @Override
+    public int offloadable(final int flow)
+    {
+        return flows.protocol(flow) == Protocols.GRE && flows.algData(flow) != 0 ? OFFLOAD_YES : OFFLOAD_NEVER;
+    }
+
     @Override
     public void flowRemoved(final int flow)
     {

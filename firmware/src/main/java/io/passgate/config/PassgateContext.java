@@ -202,6 +202,14 @@ public final class PassgateContext
         natNewRatePerClient = v.integer(NAT_NEW_RATE_PER_CLIENT_PROP_NAME, 0, 10_000_000);
         natWanRatePerSource = v.integer(NAT_WAN_RATE_PER_SOURCE_PROP_NAME, 0, 10_000_000);
         offload = v.bool(OFFLOAD_PROP_NAME);
+        if (offload && translate && (hairpinMark & io.passgate.nft.RulesetSpec.OFFLOAD_TUNNEL_MARK) != 0)
+        {
+            throw new ConfigException(v.where(HAIRPIN_MARK_PROP_NAME) + ": must not use bit 0x400000 (offload's)");
+        }
+        if (offload && translate && natLiveFlows && (liveMark & io.passgate.nft.RulesetSpec.OFFLOAD_TUNNEL_MARK) != 0)
+        {
+            throw new ConfigException(v.where(LIVE_MARK_PROP_NAME) + ": must not use bit 0x400000 (offload's)");
+        }
         offloadAfterPackets = v.integer(OFFLOAD_AFTER_PACKETS_PROP_NAME, 2, 1_000_000);
         pptpMaxConnections = v.integer(PPTP_MAX_CONNECTIONS_PROP_NAME, 1, 65536);
         pptpMaxCalls = v.integer(PPTP_MAX_CALLS_PROP_NAME, 1, 65535);

@@ -128,6 +128,22 @@ public interface Helper
         return -1;
     }
 
+    /** {@link #offloadable}: the session must stay in passgate (the helper needs its packets). */
+    int OFFLOAD_NEVER = -1;
+    /** {@link #offloadable}: not yet (a tunnel not bound both ways); asked again at its next packets. */
+    int OFFLOAD_NOT_YET = 0;
+    /** {@link #offloadable}: the kernel may carry it (a bound ESP SA or PPTP call's GRE: stateless rewrites). */
+    int OFFLOAD_YES = 1;
+
+    /**
+     * Whether a session of this helper's may be offloaded (with offload on, once it carried traffic both ways):
+     * ESP and GRE sessions by stateless rewrites of their maps (see nft.Offloader); others never by default.
+     */
+    default int offloadable(final int flow)
+    {
+        return OFFLOAD_NEVER;
+    }
+
     /** A session this helper follows or created is gone (expiry, eviction, teardown, switch off). */
     void flowRemoved(int flow);
 

@@ -597,8 +597,27 @@ public final class NatEngine
     private void maybeOffload(final int f)
     {
         final int proto = flows.protocol[f] & 0xFF;
-        if (proto != Protocols.TCP && proto != Protocols.UDP || flows.alg[f] != 0 || flows.mapping[f] < 0
-            || (flows.flags[f] & (FLAG_HAIRPIN | FLAG_GENERIC)) != 0)
+        if ((flows.flags[f] & (FLAG_HAIRPIN | FLAG_GENERIC)) != 0)
+        {
+            flows.flags[f] |= FLAG_NO_OFFLOAD;
+            return;
+        }
+        final int h = flows.alg[f];
+        if (h != 0)
+        {
+            // a helper's session: only the tunnels it says are bound (ESP, PPTP GRE), by stateless rewrites
+            final int may = proto == Protocols.ESP || proto == Protocols.GRE ? helpers[h - 1].offloadable(f)
+                : Helper.OFFLOAD_NEVER;
+            if (may == Helper.OFFLOAD_NEVER)
+            {
+                flows.flags[f] |= FLAG_NO_OFFLOAD;
+            }
+            if (may != Helper.OFFLOAD_YES)
+            {
+                return;
+            }
+        }
+        else if (proto != Protocols.TCP && proto != Protocols.UDP || flows.mapping[f] < 0)
         {
             flows.flags[f] |= FLAG_NO_OFFLOAD;
             return;
@@ -1471,6 +1490,10 @@ public final class NatEngine
             {
                 maybeLive(flow);
             }
+            if (offload != null && (flows.flags[flow] & (FLAG_OFFLOADED | FLAG_NO_OFFLOAD)) == 0)
+            {
+                maybeOffload(flow);   // a helper's tunnel it says is bound (ESP, PPTP GRE)
+            }
         }
 
         @Override
@@ -1483,6 +1506,10 @@ public final class NatEngine
             if (now >= flows.liveAt[flow] && live != null)
             {
                 maybeLive(flow);
+            }
+            if (offload != null && (flows.flags[flow] & (FLAG_OFFLOADED | FLAG_NO_OFFLOAD)) == 0)
+            {
+                maybeOffload(flow);   // a helper's tunnel it says is bound (ESP, PPTP GRE)
             }
         }
 

@@ -1,6 +1,7 @@
 package io.passgate.nft;
 
 import java.io.IOException;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
@@ -39,6 +40,13 @@ import org.tinylog.Logger;
  * session; otherwise the session is handed back to passgate, its own idle timer running from the last traffic
  * the kernel reported). The dump also reports each flow's traffic (conntrack accounting) so the session's
  * counters, {@code passgatectl tunnels} and the idle timer stay true.
+ *
+ * <p>Tunnels (a bound ESP SA, a PPTP call's GRE: the helpers say when, {@link io.passgate.nat.Helper#offloadable})
+ * take no conntrack entry: their elements go, in one transaction, into the maps of stateless rewrites
+ * ({@code esp_in}, {@code esp_out}, {@code gre_in}, {@code gre_in_call}, {@code gre_out}, see
+ * {@link RulesetRenderer}), each element's comment naming the session ("passgate SHARD/SESSION"); the dump
+ * every second reads their counters (to the server, from it) into TRAFFIC reports, and a tunnel whose elements
+ * are gone is handed back. Taking one back deletes its elements one by one.
  *
  * <p>The engine side is allocation-free (Agrona one-to-one rings both ways); this thread allocates nothing per
  * flow either.
@@ -84,6 +92,8 @@ public final class Offloader implements AutoCloseable
     private final NetlinkSocket nft;
     private final NativeBuffer out = NativeBuffer.allocate(4096);
     private final NativeBuffer reply = NativeBuffer.allocate(8192);
+    /** Replies to the tunnel maps' dumps (a netlink dump message is at most 32 KiB). */
+    private final NativeBuffer dumpIn = NativeBuffer.allocate(64 * 1024);
     private final List<Channel> channels = new ArrayList<>();
     private final MessageHandler onRequest = this::onRequest;
     private final Conntrack.Visitor onEntry = this::onEntry;
@@ -91,6 +101,8 @@ public final class Offloader implements AutoCloseable
     private long dumpGeneration;
     private long nextDumpMs;
     private int live;
+    /** Tunnels (ESP, GRE) the kernel carries now: their maps are dumped with the conntrack table. */
+    private int tunnels;
     private int seq = 1;
     private volatile boolean running = true;
     private Thread thread;
@@ -114,6 +126,8 @@ public final class Offloader implements AutoCloseable
         private final int[] serverPort = new int[capacity];
         private final int[] ext = new int[capacity];
         private final long[] seen = new long[capacity];
+        /** A tunnel's elements seen in this dump (low 2 bits), tagged with the dump (the bits above). */
+        private final byte[] parts = new byte[capacity];
         private final boolean[] keep = new boolean[capacity];
         private final long[] packetsOut = new long[capacity];
         private final long[] bytesOut = new long[capacity];
@@ -383,11 +397,12 @@ public final class Offloader implements AutoCloseable
         c.packetsIn[f] = 0;
         c.bytesIn[f] = 0;
         c.seen[f] = dumpGeneration;
-        final int error = conntrack.create(protocol, src, sport, dst, dport, wanAddress, extPort, mark(c.shard, f),
-            INITIAL_TIMEOUT_S);
-        if (error != 0 || !elements(Linux.NFT_MSG_NEWSETELEM, c, f))
+        final boolean tunnel = isTunnel(protocol);
+        final int error = tunnel ? 0 : conntrack.create(protocol, src, sport, dst, dport, wanAddress, extPort,
+            mark(c.shard, f), INITIAL_TIMEOUT_S);
+        if (error != 0 || !(tunnel ? tunnelElements(c, f) : elements(Linux.NFT_MSG_NEWSETELEM, c, f)))
         {
-            if (error == 0)
+            if (error == 0 && !tunnel)
             {
                 conntrack.delete(protocol, src, sport, dst, dport);
             }
@@ -401,12 +416,31 @@ public final class Offloader implements AutoCloseable
         }
         c.state[f] = CARRIED;
         counters.increment(Counter.OFFLOADED);
+        if (tunnel)
+        {
+            counters.increment(protocol == Protocols.ESP ? Counter.OFFLOADED_ESP : Counter.OFFLOADED_GRE);
+        }
         counters.set(Counter.OFFLOAD_LIVE, ++live);
+        if (tunnel)
+        {
+            tunnels++;
+        }
     }
 
     /** Elements first, then the entry: no packet of the flow meets a missing entry untracked. */
     private void takeBack(final Channel c, final int f)
     {
+        if (isTunnel(c.proto[f]))
+        {
+            if (c.state[f] == CARRIED)
+            {
+                removeTunnelElements(c, f);
+                counters.set(Counter.OFFLOAD_LIVE, --live);
+                tunnels--;
+            }
+            c.state[f] = FREE;   // no conntrack entry, no destroy event
+            return;
+        }
         if (c.state[f] == CARRIED)
         {
             elements(Linux.NFT_MSG_DELSETELEM, c, f);
@@ -504,11 +538,24 @@ public final class Offloader implements AutoCloseable
     private int dump()
     {
         final long generation = ++dumpGeneration;
-        final int rows = conntrack.dump(MARK_BIT, MARK_BIT, onEntry);
+        int rows = conntrack.dump(MARK_BIT, MARK_BIT, onEntry);
         if (rows < 0)
         {
             counters.increment(Counter.OFFLOAD_ERRORS);
             return 0;
+        }
+        if (tunnels > 0)
+        {
+            for (int i = 0; i < TUNNEL_COUNTED.length; i++)
+            {
+                final int n = dumpTunnelSet(TUNNEL_COUNTED[i], TUNNEL_COUNTED_OUT[i]);
+                if (n < 0)
+                {
+                    counters.increment(Counter.OFFLOAD_ERRORS);
+                    return 0;   // not a word of the tunnels this round: none is taken for gone
+                }
+                rows += n;
+            }
         }
         int work = 0;
         for (final Channel c : channels)
@@ -531,7 +578,15 @@ public final class Offloader implements AutoCloseable
                 }
                 if (st == CARRIED && c.seen[f] < generation - 1)
                 {
-                    elements(Linux.NFT_MSG_DELSETELEM, c, f);
+                    if (isTunnel(c.proto[f]))
+                    {
+                        removeTunnelElements(c, f);   // whatever of it is left
+                        tunnels--;
+                    }
+                    else
+                    {
+                        elements(Linux.NFT_MSG_DELSETELEM, c, f);
+                    }
                     counters.set(Counter.OFFLOAD_LIVE, --live);
                     c.state[f] = c.tell(Offload.ENDED, f, -1, 0, 0, 0, 0) ? FREE : ENDED;
                     work++;
@@ -604,6 +659,505 @@ public final class Offloader implements AutoCloseable
         return ok;
     }
 
+    private static boolean isTunnel(final int protocol)
+    {
+        return protocol == Protocols.ESP || protocol == Protocols.GRE;
+    }
+
+    /** The tunnel maps with counters, and whether each counts packets to the server (else from it). */
+    private static final String[] TUNNEL_COUNTED = {RulesetSpec.ESP_OUT_SET, RulesetSpec.ESP_IN_MAP,
+        RulesetSpec.GRE_OUT_SET, RulesetSpec.GRE_IN_MAP};
+    private static final boolean[] TUNNEL_COUNTED_OUT = {true, false, true, false};
+    /** NFTNL_UDATA_SET_ELEM_COMMENT: an element's comment, as nft writes and lists it. */
+    private static final int UDATA_COMMENT = 0;
+    private static final String COMMENT_PREFIX = "passgate ";
+
+    /**
+     * A tunnel's elements, in one transaction (all or none): ESP is {@code esp_in} (server . inbound SPI to the
+     * client) and {@code esp_out} (client . server . outbound SPI); PPTP GRE is {@code gre_in} (server . the Call
+     * ID passgate gave to the client), {@code gre_in_call} (the same key to the client's own Call ID) and
+     * {@code gre_out} (client . server . the server's Call ID). In passgate's session: the client's port is the
+     * client's Call ID (GRE) or 0 (ESP), the server's port the server's Call ID or outbound SPI, the external port
+     * the Call ID passgate gave or the inbound SPI. Each element's comment names the session.
+     */
+    private boolean tunnelElements(final Channel c, final int f)
+    {
+        final UnsafeBuffer b = out.buffer();
+        int at = batch(b, 0, Linux.NFNL_MSG_BATCH_BEGIN);
+        final int type = Linux.NFT_MSG_NEWSETELEM;
+        if (c.proto[f] == Protocols.ESP)
+        {
+            at = tunnelElement(b, at, type, RulesetSpec.ESP_IN_MAP, c.server[f], c.ext[f], 0, 2, false, c.client[f], 4, c, f);
+            at = tunnelElement(b, at, type, RulesetSpec.ESP_OUT_SET, c.client[f], c.server[f], c.serverPort[f], 3, false, 0, 0, c, f);
+        }
+        else
+        {
+            at = tunnelElement(b, at, type, RulesetSpec.GRE_IN_MAP, c.server[f], c.ext[f], 0, 2, true, c.client[f], 4, c, f);
+            at = tunnelElement(b, at, type, RulesetSpec.GRE_IN_CALL_MAP, c.server[f], c.ext[f], 0, 2, true, c.clientPort[f], 2, c, f);
+            at = tunnelElement(b, at, type, RulesetSpec.GRE_OUT_SET, c.client[f], c.server[f], c.serverPort[f], 3, true, 0, 0, c, f);
+        }
+        at = batch(b, at, Linux.NFNL_MSG_BATCH_END);
+        if (!sendBatch(at))
+        {
+            if (lastBatchError != Linux.EEXIST)   // another session's key: a refusal, counted as one
+            {
+                counters.increment(Counter.OFFLOAD_ERRORS);
+            }
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * Deletes a tunnel's elements, each in its own transaction (a missing one, say flushed by hand, must not keep
+     * the others); counted as errors only when the kernel refuses for another reason.
+     */
+    private void removeTunnelElements(final Channel c, final int f)
+    {
+        final int type = Linux.NFT_MSG_DELSETELEM;
+        if (c.proto[f] == Protocols.ESP)
+        {
+            removeOne(tunnelElement(out.buffer(), batch(out.buffer(), 0, Linux.NFNL_MSG_BATCH_BEGIN), type,
+                RulesetSpec.ESP_OUT_SET, c.client[f], c.server[f], c.serverPort[f], 3, false, 0, 0, c, f));
+            removeOne(tunnelElement(out.buffer(), batch(out.buffer(), 0, Linux.NFNL_MSG_BATCH_BEGIN), type,
+                RulesetSpec.ESP_IN_MAP, c.server[f], c.ext[f], 0, 2, false, 0, 0, c, f));
+        }
+        else
+        {
+            removeOne(tunnelElement(out.buffer(), batch(out.buffer(), 0, Linux.NFNL_MSG_BATCH_BEGIN), type,
+                RulesetSpec.GRE_OUT_SET, c.client[f], c.server[f], c.serverPort[f], 3, true, 0, 0, c, f));
+            removeOne(tunnelElement(out.buffer(), batch(out.buffer(), 0, Linux.NFNL_MSG_BATCH_BEGIN), type,
+                RulesetSpec.GRE_IN_MAP, c.server[f], c.ext[f], 0, 2, true, 0, 0, c, f));
+            removeOne(tunnelElement(out.buffer(), batch(out.buffer(), 0, Linux.NFNL_MSG_BATCH_BEGIN), type,
+                RulesetSpec.GRE_IN_CALL_MAP, c.server[f], c.ext[f], 0, 2, true, 0, 0, c, f));
+        }
+    }
+
+    private void removeOne(final int length)
+    {
+        final int at = batch(out.buffer(), length, Linux.NFNL_MSG_BATCH_END);
+        if (!sendBatch(at) && lastBatchError != Linux.ENOENT)   // already gone (flushed by hand): not an error
+        {
+            counters.increment(Counter.OFFLOAD_ERRORS);
+        }
+    }
+
+    /**
+     * One element message: a key of {@code words} 4-byte words in network order (the last one a 16-bit value and
+     * two bytes of padding when {@code shortLast}, as nft lays out {@code @th,48,16} in a concatenation), a map's
+     * data of {@code dataLength} bytes (4 or 2; none when 0) and, when added, a comment naming the session.
+     */
+    private int tunnelElement(final UnsafeBuffer b, final int start, final int type, final String set, final int k0,
+        final int k1, final int k2, final int words, final boolean shortLast, final int data, final int dataLength,
+        final Channel c, final int f)
+    {
+        // an element already there (another session's key) refuses the offer: EXCL
+        int at = Netlink.putNfHeader(b, start, Linux.NFNL_SUBSYS_NFTABLES, type, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK
+            | (type == Linux.NFT_MSG_NEWSETELEM ? Linux.NLM_F_CREATE | Linux.NLM_F_EXCL : 0), seq++, Linux.NFPROTO_INET, 0);
+        at = Netlink.putAttrString(b, at, Linux.NFTA_SET_ELEM_LIST_TABLE, RulesetSpec.TABLE);
+        at = Netlink.putAttrString(b, at, Linux.NFTA_SET_ELEM_LIST_SET, set);
+        final int list = at;
+        at = Netlink.beginNest(b, at, Linux.NFTA_SET_ELEM_LIST_ELEMENTS);
+        final int elem = at;
+        at = Netlink.beginNest(b, at, Linux.NFTA_LIST_ELEM);
+        final int key = at;
+        at = Netlink.beginNest(b, at, Linux.NFTA_SET_ELEM_KEY);
+        at = Netlink.putAttrHeader(b, at, Linux.NFTA_DATA_VALUE, words * 4);
+        for (int i = 0; i < words; i++)
+        {
+            final int word = i == 0 ? k0 : i == 1 ? k1 : k2;
+            if (shortLast && i == words - 1)
+            {
+                b.putShort(at, (short)word, ByteOrder.BIG_ENDIAN);
+                b.putShort(at + 2, (short)0);
+            }
+            else
+            {
+                b.putInt(at, word, ByteOrder.BIG_ENDIAN);
+            }
+            at += 4;
+        }
+        Netlink.endNest(b, key, at);
+        if (dataLength > 0 && type == Linux.NFT_MSG_NEWSETELEM)
+        {
+            final int value = at;
+            at = Netlink.beginNest(b, at, Linux.NFTA_SET_ELEM_DATA);
+            at = Netlink.putAttrHeader(b, at, Linux.NFTA_DATA_VALUE, dataLength);
+            if (dataLength == 2)
+            {
+                b.putShort(at, (short)data, ByteOrder.BIG_ENDIAN);
+                b.putShort(at + 2, (short)0);
+                at += 4;
+            }
+            else
+            {
+                b.putInt(at, data, ByteOrder.BIG_ENDIAN);
+                at += 4;
+            }
+            Netlink.endNest(b, value, at);
+        }
+        if (type == Linux.NFT_MSG_NEWSETELEM)
+        {
+            at = putComment(b, at, c.shard, f);
+        }
+        Netlink.endNest(b, elem, at);
+        Netlink.endNest(b, list, at);
+        return Netlink.finish(b, start, at);
+    }
+
+    /** NFTA_SET_ELEM_USERDATA holding the comment "passgate SHARD/SESSION" (nft lists it as the element's comment). */
+    private static int putComment(final UnsafeBuffer b, final int start, final int shard, final int f)
+    {
+        final int text = start + Linux.NLA_HDRLEN + 2;
+        int at = text;
+        for (int i = 0; i < COMMENT_PREFIX.length(); i++)
+        {
+            b.putByte(at++, (byte)COMMENT_PREFIX.charAt(i));
+        }
+        at = putDecimal(b, at, shard);
+        b.putByte(at++, (byte)'/');
+        at = putDecimal(b, at, f);
+        b.putByte(at++, (byte)0);
+        final int length = at - text;
+        Netlink.putAttrHeader(b, start, Linux.NFTA_SET_ELEM_USERDATA, 2 + length);
+        b.putByte(start + Linux.NLA_HDRLEN, (byte)UDATA_COMMENT);
+        b.putByte(start + Linux.NLA_HDRLEN + 1, (byte)length);
+        final int aligned = Netlink.align(at);
+        for (int i = at; i < aligned; i++)
+        {
+            b.putByte(i, (byte)0);
+        }
+        return aligned;
+    }
+
+    private static int putDecimal(final UnsafeBuffer b, final int start, final int value)
+    {
+        int digits = 1;
+        for (int v = value / 10; v > 0; v /= 10)
+        {
+            digits++;
+        }
+        int v = value;
+        for (int i = digits - 1; i >= 0; i--)
+        {
+            b.putByte(start + i, (byte)('0' + v % 10));
+            v /= 10;
+        }
+        return start + digits;
+    }
+
+    /**
+     * Dumps one tunnel map's elements with their counters; each names its session by its comment. An element of a
+     * tunnel the kernel carries reports its traffic since the last dump (to the server or from it) and proves the
+     * tunnel still offloaded. Returns the elements read, or -errno.
+     */
+    private int dumpTunnelSet(final String set, final boolean toServer)
+    {
+        final UnsafeBuffer b = out.buffer();
+        final int mySeq = seq++;
+        int at = Netlink.putNfHeader(b, 0, Linux.NFNL_SUBSYS_NFTABLES, Linux.NFT_MSG_GETSETELEM,
+            Linux.NLM_F_REQUEST | Linux.NLM_F_DUMP, mySeq, Linux.NFPROTO_INET, 0);
+        at = Netlink.putAttrString(b, at, Linux.NFTA_SET_ELEM_LIST_TABLE, RulesetSpec.TABLE);
+        at = Netlink.putAttrString(b, at, Linux.NFTA_SET_ELEM_LIST_SET, set);
+        final long sent = nft.send(out.address(), Netlink.finish(b, 0, at));
+        if (sent < 0)
+        {
+            return (int)sent;
+        }
+        int elements = 0;
+        final UnsafeBuffer r = dumpIn.buffer();
+        while (true)
+        {
+            final long n = nft.receive(dumpIn.address(), dumpIn.capacity(), 0);
+            if (n <= 0)
+            {
+                return n < 0 ? (int)n : -Linux.EIO;
+            }
+            int off = 0;
+            while (off + Linux.NLMSG_HDRLEN <= n)
+            {
+                final int len = Netlink.messageLength(r, off);
+                if (len < Linux.NLMSG_HDRLEN || off + len > n)
+                {
+                    break;
+                }
+                if (Netlink.messageSeq(r, off) == mySeq)
+                {
+                    final int type = Netlink.messageType(r, off);
+                    if (type == Linux.NLMSG_DONE)
+                    {
+                        return elements;
+                    }
+                    if (type == Linux.NLMSG_ERROR)
+                    {
+                        final int error = Netlink.errorCode(r, off);
+                        return error != 0 ? error : elements;
+                    }
+                    elements += parseElements(r, off + Linux.NLMSG_HDRLEN + Linux.NFGENMSG_LEN, off + len, toServer);
+                }
+                off += Netlink.align(len);
+            }
+        }
+    }
+
+    private int parseElements(final UnsafeBuffer b, final int start, final int end, final boolean toServer)
+    {
+        int elements = 0;
+        for (int at = start; at + Linux.NLA_HDRLEN <= end; )
+        {
+            final int len = b.getShort(at, Netlink.HOST) & 0xFFFF;
+            if (len < Linux.NLA_HDRLEN || at + len > end)
+            {
+                break;
+            }
+            if ((b.getShort(at + 2, Netlink.HOST) & 0x3FFF) == Linux.NFTA_SET_ELEM_LIST_ELEMENTS)
+            {
+                for (int e = at + Linux.NLA_HDRLEN; e + Linux.NLA_HDRLEN <= at + len; )
+                {
+                    final int eLen = b.getShort(e, Netlink.HOST) & 0xFFFF;
+                    if (eLen < Linux.NLA_HDRLEN || e + eLen > at + len)
+                    {
+                        break;
+                    }
+                    element(b, e + Linux.NLA_HDRLEN, e + eLen, toServer);
+                    elements++;
+                    e += Netlink.align(eLen);
+                }
+            }
+            at += Netlink.align(len);
+        }
+        return elements;
+    }
+
+    private int elementSession;
+    private long elementPackets;
+    private long elementBytes;
+
+    /** One NFTA_LIST_ELEM of a tunnel map's dump: its comment's session, its counter. */
+    private void element(final UnsafeBuffer b, final int start, final int end, final boolean toServer)
+    {
+        elementSession = -1;
+        elementPackets = -1;
+        elementBytes = -1;
+        for (int at = start; at + Linux.NLA_HDRLEN <= end; )
+        {
+            final int len = b.getShort(at, Netlink.HOST) & 0xFFFF;
+            if (len < Linux.NLA_HDRLEN || at + len > end)
+            {
+                return;
+            }
+            final int type = b.getShort(at + 2, Netlink.HOST) & 0x3FFF;
+            final int v = at + Linux.NLA_HDRLEN;
+            if (type == Linux.NFTA_SET_ELEM_USERDATA)
+            {
+                elementSession = parseComment(b, v, at + len);
+            }
+            else if (type == Linux.NFTA_SET_ELEM_EXPR)
+            {
+                expression(b, v, at + len);
+            }
+            else if (type == Linux.NFTA_SET_ELEM_EXPRESSIONS)
+            {
+                for (int x = v; x + Linux.NLA_HDRLEN <= at + len; )
+                {
+                    final int xLen = b.getShort(x, Netlink.HOST) & 0xFFFF;
+                    if (xLen < Linux.NLA_HDRLEN || x + xLen > at + len)
+                    {
+                        break;
+                    }
+                    expression(b, x + Linux.NLA_HDRLEN, x + xLen);
+                    x += Netlink.align(xLen);
+                }
+            }
+            at += Netlink.align(len);
+        }
+        if (elementSession < 0)
+        {
+            return;   // not passgate's
+        }
+        final int shard = elementSession >>> 24;
+        final int f = elementSession & 0xFFFFFF;
+        if (shard >= channels.size() || channels.get(shard) == null || f >= capacity)
+        {
+            return;
+        }
+        final Channel c = channels.get(shard);
+        if (c.state[f] != CARRIED || !isTunnel(c.proto[f]))
+        {
+            return;
+        }
+        // a tunnel counts as still offloaded when both its counted elements (to and from the server) are there
+        final int tag = (int)(dumpGeneration & 0x3F) << 2;
+        int parts = c.parts[f];
+        parts = (parts & 0xFC) == tag ? parts + 1 : tag | 1;
+        c.parts[f] = (byte)parts;
+        if ((parts & 3) >= 2)
+        {
+            c.seen[f] = dumpGeneration;
+        }
+        if (elementPackets < 0)
+        {
+            return;
+        }
+        final long last = toServer ? c.packetsOut[f] : c.packetsIn[f];
+        final long lastBytes = toServer ? c.bytesOut[f] : c.bytesIn[f];
+        final long dp = Math.max(0, elementPackets - last);
+        final long db = Math.max(0, elementBytes - lastBytes);
+        if (dp != 0 && c.tell(Offload.TRAFFIC, f, -1, toServer ? dp : 0, toServer ? db : 0, toServer ? 0 : dp,
+            toServer ? 0 : db))
+        {
+            if (toServer)
+            {
+                c.packetsOut[f] = elementPackets;
+                c.bytesOut[f] = elementBytes;
+            }
+            else
+            {
+                c.packetsIn[f] = elementPackets;
+                c.bytesIn[f] = elementBytes;
+            }
+        }
+    }
+
+    /** A counter expression's packets and bytes (other expressions are left alone). */
+    private void expression(final UnsafeBuffer b, final int start, final int end)
+    {
+        boolean counter = false;
+        int data = -1;
+        int dataEnd = -1;
+        for (int at = start; at + Linux.NLA_HDRLEN <= end; )
+        {
+            final int len = b.getShort(at, Netlink.HOST) & 0xFFFF;
+            if (len < Linux.NLA_HDRLEN || at + len > end)
+            {
+                return;
+            }
+            final int type = b.getShort(at + 2, Netlink.HOST) & 0x3FFF;
+            if (type == Linux.NFTA_EXPR_NAME)
+            {
+                counter = len - Linux.NLA_HDRLEN >= 7 && b.getByte(at + 4) == 'c' && b.getByte(at + 5) == 'o'
+                    && b.getByte(at + 6) == 'u' && b.getByte(at + 7) == 'n' && b.getByte(at + 8) == 't'
+                    && b.getByte(at + 9) == 'e' && b.getByte(at + 10) == 'r';
+            }
+            else if (type == Linux.NFTA_EXPR_DATA)
+            {
+                data = at + Linux.NLA_HDRLEN;
+                dataEnd = at + len;
+            }
+            at += Netlink.align(len);
+        }
+        if (!counter || data < 0)
+        {
+            return;
+        }
+        for (int at = data; at + Linux.NLA_HDRLEN <= dataEnd; )
+        {
+            final int len = b.getShort(at, Netlink.HOST) & 0xFFFF;
+            if (len < Linux.NLA_HDRLEN || at + len > dataEnd)
+            {
+                return;
+            }
+            final int type = b.getShort(at + 2, Netlink.HOST) & 0x3FFF;
+            if (len >= Linux.NLA_HDRLEN + 8 && type == Linux.NFTA_COUNTER_PACKETS)
+            {
+                elementPackets = b.getLong(at + Linux.NLA_HDRLEN, ByteOrder.BIG_ENDIAN);
+            }
+            else if (len >= Linux.NLA_HDRLEN + 8 && type == Linux.NFTA_COUNTER_BYTES)
+            {
+                elementBytes = b.getLong(at + Linux.NLA_HDRLEN, ByteOrder.BIG_ENDIAN);
+            }
+            at += Netlink.align(len);
+        }
+    }
+
+    /** The session (shard << 24 | index) a comment "passgate SHARD/SESSION" names, -1 for any other. */
+    private static int parseComment(final UnsafeBuffer b, final int start, final int end)
+    {
+        if (end - start < 2 || b.getByte(start) != UDATA_COMMENT)
+        {
+            return -1;
+        }
+        final int textEnd = Math.min(end, start + 2 + (b.getByte(start + 1) & 0xFF));
+        int at = start + 2;
+        for (int i = 0; i < COMMENT_PREFIX.length(); i++, at++)
+        {
+            if (at >= textEnd || b.getByte(at) != COMMENT_PREFIX.charAt(i))
+            {
+                return -1;
+            }
+        }
+        int shard = 0;
+        int f = 0;
+        boolean slash = false;
+        int digits = 0;
+        for (; at < textEnd && b.getByte(at) != 0; at++)
+        {
+            final byte ch = b.getByte(at);
+            if (ch == '/' && !slash && digits > 0)
+            {
+                slash = true;
+                digits = 0;
+            }
+            else if (ch >= '0' && ch <= '9' && digits < 8)
+            {
+                if (slash)
+                {
+                    f = f * 10 + ch - '0';
+                }
+                else
+                {
+                    shard = shard * 10 + ch - '0';
+                }
+                digits++;
+            }
+            else
+            {
+                return -1;
+            }
+        }
+        return slash && digits > 0 && shard < MAX_SHARDS && f < MAX_FLOWS ? shard << 24 | f : -1;
+    }
+
+    /** Sends a batch built in {@code out} and reads the kernel's acks; false when it refused ({@link #lastBatchError}). */
+    private boolean sendBatch(final int length)
+    {
+        lastBatchError = 0;
+        final long sent = nft.send(out.address(), length);
+        if (sent < 0)
+        {
+            lastBatchError = (int)-sent;
+            return false;
+        }
+        boolean ok = true;
+        while (true)
+        {
+            final long n = nft.receive(reply.address(), reply.capacity(), Linux.MSG_DONTWAIT);
+            if (n <= 0)
+            {
+                break;
+            }
+            final UnsafeBuffer r = reply.buffer();
+            int off = 0;
+            while (off + Linux.NLMSG_HDRLEN <= n)
+            {
+                final int len = Netlink.messageLength(r, off);
+                if (len < Linux.NLMSG_HDRLEN)
+                {
+                    break;
+                }
+                if (Netlink.messageType(r, off) == Linux.NLMSG_ERROR && Netlink.errorCode(r, off) != 0)
+                {
+                    ok = false;
+                    lastBatchError = -Netlink.errorCode(r, off);
+                }
+                off += Netlink.align(len);
+            }
+        }
+        return ok;
+    }
+
+    private int lastBatchError;
+
     private int batch(final UnsafeBuffer b, final int at, final int type)
     {
         final int end = Netlink.putNfHeader(b, at, 0, 0, Linux.NLM_F_REQUEST, seq++, Linux.AF_UNSPEC,
@@ -661,5 +1215,6 @@ public final class Offloader implements AutoCloseable
         nft.close();
         out.close();
         reply.close();
+        dumpIn.close();
     }
 }

@@ -15,7 +15,9 @@ import io.passgate.alg.Helpers;
  * <ul>
  *   <li>raw prerouting, first (with offload): a flow in set {@code offload_ports} is accepted tracked, and the
  *       conntrack entry passgate created for it (its mapping as the entry's source NAT) translates it; the queue
- *       rules below take untracked packets only (see {@link Offloader});</li>
+ *       rules below take untracked packets only (see {@link Offloader}); an offloaded tunnel's ESP or PPTP GRE
+ *       is rewritten statelessly from passgate's maps and accepted untracked (the source of packets to the
+ *       server in chain offload_snat, after routing);</li>
  *   <li>raw prerouting: traffic from the LAN that will be forwarded, and traffic to the WAN address that no
  *       local socket wants, is marked notrack: passgate rewrites its addresses itself, so conntrack must not
  *       (in fail-open, only while passgate's heartbeat element is in set {@code alive});</li>
@@ -85,6 +87,7 @@ public final class RulesetRenderer
             b.append("\t\tsize ").append(s.offloadSetSize()).append('\n');
             b.append("\t\tcomment \"offloaded flows, both directions as on the wire: the kernel's conntrack entry (passgate's mapping) carries them\"\n");
             b.append("\t}\n\n");
+            appendTunnelMaps(b, s.offloadSetSize());
         }
 
         // raw prerouting
@@ -96,6 +99,7 @@ public final class RulesetRenderer
             {
                 b.append("\t\tip saddr . ip daddr . meta l4proto . th sport . th dport @").append(RulesetSpec.OFFLOAD_PORTS_SET)
                     .append(" accept comment \"offloaded: tracked, conntrack's entry translates it (never queued)\"\n");
+                appendTunnelRules(b, s, lan);
             }
             if (live)
             {
@@ -146,6 +150,17 @@ public final class RulesetRenderer
             {
                 b.append("\t\t").append(rule).append('\n');
             }
+            b.append("\t}\n\n");
+        }
+
+        if (offload)
+        {
+            b.append("\tchain offload_snat {\n");
+            b.append("\t\ttype filter hook postrouting priority mangle - 10; policy accept;\n");
+            final String mark = hex(RulesetSpec.OFFLOAD_TUNNEL_MARK);
+            b.append("\t\toifname ").append(wan).append(" meta mark & ").append(mark).append(" == ").append(mark)
+                .append(" ip saddr set ").append(s.wan())
+                .append(" comment \"offloaded ESP and PPTP GRE to their server: the WAN address as source (before the queue rules)\"\n");
             b.append("\t}\n\n");
         }
 
@@ -275,6 +290,68 @@ public final class RulesetRenderer
             b.append(v);
         }
         return b.toString();
+    }
+
+    /**
+     * Enhanced GRE (RFC 2637 4.1) as PPTP sends it: no checksum or routing bit, the key bit set, version 1, protocol
+     * 0x880B; its Call ID is then bytes 6-7 (bits 48-63). {@code ip protocol gre}, not {@code meta l4proto gre}: with
+     * the latter nft 1.0.6 asserts when it lists the rule.
+     */
+    static final String PPTP_GRE = "ip protocol gre @th,0,16 & 0xe007 == 0x2001 @th,16,16 0x880b";
+
+    /**
+     * The maps of offloaded tunnels (see Offloader): ESP by (server, SPI), PPTP GRE by (server, Call ID). Each
+     * element counts its packets and bytes; its comment names the passgate session.
+     */
+    private static void appendTunnelMaps(final StringBuilder b, final int size)
+    {
+        appendTunnelMap(b, RulesetSpec.ESP_IN_MAP, "ip saddr . esp spi : ip daddr", size, true,
+            "offloaded ESP from a server: server . SPI to the LAN client");
+        appendTunnelMap(b, RulesetSpec.ESP_OUT_SET, "ip saddr . ip daddr . esp spi", size, true,
+            "offloaded ESP to a server: client . server . SPI, sent from the WAN address");
+        appendTunnelMap(b, RulesetSpec.GRE_IN_MAP, "ip saddr . @th,48,16 : ip daddr", size, true,
+            "offloaded PPTP GRE from a server: server . the Call ID passgate gave to the LAN client");
+        appendTunnelMap(b, RulesetSpec.GRE_IN_CALL_MAP, "ip saddr . @th,48,16 : @th,48,16", size, false,
+            "offloaded PPTP GRE from a server: server . the Call ID passgate gave to the client's own Call ID");
+        appendTunnelMap(b, RulesetSpec.GRE_OUT_SET, "ip saddr . ip daddr . @th,48,16", size, true,
+            "offloaded PPTP GRE to a server: client . server . the server's Call ID, sent from the WAN address");
+    }
+
+    private static void appendTunnelMap(final StringBuilder b, final String name, final String typeof, final int size,
+        final boolean counter, final String what)
+    {
+        b.append('\t').append(typeof.contains(":") ? "map " : "set ").append(name).append(" {\n");
+        b.append("\t\ttypeof ").append(typeof).append('\n');
+        b.append("\t\tsize ").append(size).append('\n');
+        if (counter)
+        {
+            b.append("\t\tcounter\n");
+        }
+        b.append("\t\tcomment \"").append(what).append("\"\n");
+        b.append("\t}\n\n");
+    }
+
+    /**
+     * Offloaded tunnels' packets, first in raw prerouting: rewritten without conntrack (each rule stops at a key
+     * not in its map, and the packet goes on to the queue) and accepted untracked, past the flood limits. From
+     * a server, the destination (and GRE's Call ID) is rewritten here, so the queue rules, which take packets to
+     * the WAN address, no longer match; to a server, the source is rewritten in chain offload_snat after
+     * routing (the WAN address as a source arriving from the LAN would be a martian here).
+     */
+    private static void appendTunnelRules(final StringBuilder b, final RulesetSpec s, final String lan)
+    {
+        b.append("\t\tip daddr ").append(s.wan()).append(" meta l4proto esp ip daddr set ip saddr . esp spi map @")
+            .append(RulesetSpec.ESP_IN_MAP).append(" notrack accept comment \"offloaded ESP from a server: to its client by SPI\"\n");
+        final String mark = " meta mark set meta mark | " + hex(RulesetSpec.OFFLOAD_TUNNEL_MARK);
+        b.append("\t\tiifname ").append(lan).append(" meta l4proto esp ip saddr . ip daddr . esp spi @")
+            .append(RulesetSpec.ESP_OUT_SET).append(mark)
+            .append(" notrack accept comment \"offloaded ESP to a server: offload_snat gives it the WAN address\"\n");
+        b.append("\t\tip daddr ").append(s.wan()).append(' ').append(PPTP_GRE).append(" ip daddr set ip saddr . @th,48,16 map @")
+            .append(RulesetSpec.GRE_IN_MAP).append(" @th,48,16 set ip saddr . @th,48,16 map @").append(RulesetSpec.GRE_IN_CALL_MAP)
+            .append(" notrack accept comment \"offloaded PPTP GRE from a server: to its client and its Call ID\"\n");
+        b.append("\t\tiifname ").append(lan).append(' ').append(PPTP_GRE).append(" ip saddr . ip daddr . @th,48,16 @")
+            .append(RulesetSpec.GRE_OUT_SET).append(mark)
+            .append(" notrack accept comment \"offloaded PPTP GRE to a server: offload_snat gives it the WAN address\"\n");
     }
 
     /** A dynamic set of source addresses, each with its own rate limit (a meter); elements idle out after a minute. */

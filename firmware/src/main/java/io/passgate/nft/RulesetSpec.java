@@ -32,6 +32,21 @@ public record RulesetSpec(String lanInterface, String wanInterface, int wanAddre
      * rule, so conntrack's entry (passgate's mapping) carries them.
      */
     public static final String OFFLOAD_PORTS_SET = "offload_ports";
+    /**
+     * Mark bit raw prerouting sets on an offloaded tunnel's packet to a server (ESP, PPTP GRE), so that chain
+     * offload_snat rewrites its source without a second lookup (which would count it twice).
+     */
+    public static final int OFFLOAD_TUNNEL_MARK = 0x400000;
+    /** Offloaded ESP from a server: (server, SPI as received) to the LAN client's address (a stateless rewrite). */
+    public static final String ESP_IN_MAP = "esp_in";
+    /** Offloaded ESP to a server: (LAN client, server, SPI); its source becomes the WAN address. */
+    public static final String ESP_OUT_SET = "esp_out";
+    /** Offloaded PPTP GRE from a server: (server, the Call ID passgate gave) to the LAN client's address. */
+    public static final String GRE_IN_MAP = "gre_in";
+    /** Offloaded PPTP GRE from a server: (server, the Call ID passgate gave) to the client's own Call ID. */
+    public static final String GRE_IN_CALL_MAP = "gre_in_call";
+    /** Offloaded PPTP GRE to a server: (LAN client, server, the server's Call ID); its source becomes the WAN address. */
+    public static final String GRE_OUT_SET = "gre_out";
     /** Live flows of TCP and UDP: (source, destination, protocol, source port, destination port) as on the wire. */
     public static final String LIVE_PORTS_SET = "live_ports";
     /** Live flows of GRE and ESP: (source, destination, protocol). */

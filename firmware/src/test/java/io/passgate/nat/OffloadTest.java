@@ -140,6 +140,51 @@ class OffloadTest
         assertEquals(1, k.requests.size(), "the PPTP helper needs every byte of its control connection");
     }
 
+    /** A plain ESP packet with {@code spi} (sequence number {@code seq}, 32 bytes of payload). */
+    private static UnsafeBuffer esp(final int src, final int dst, final int spi, final int seq)
+    {
+        final UnsafeBuffer b = Packets.other(src, dst, Protocols.ESP, 8 + 32);
+        b.putInt(Packets.OFFSET + 20, spi, java.nio.ByteOrder.BIG_ENDIAN);
+        b.putInt(Packets.OFFSET + 24, seq, java.nio.ByteOrder.BIG_ENDIAN);
+        return b;
+    }
+
+    @Test
+    void anEspSaIsOfferedOnlyOnceBoundBothWaysWithItsSpisAndIkeNever()
+    {
+        final NatHarness nat = NatHarness.withHelpers();
+        final FakeKernel k = kernel(nat);
+        // IKE on 500 both ways (the helper reads every message): never offered
+        for (int i = 0; i < 6; i++)
+        {
+            final UnsafeBuffer ike = Packets.udp(A, 500, S1, 500, 100);
+            nat.out(ike);
+            nat.in(Packets.udp(S1, 500, WAN, Packets.sourcePort(ike), 100));
+        }
+        assertEquals(List.of(), k.requests, "IKE stays in passgate");
+        // the client's ESP (outbound SPI 0x5001), many packets one way: not bound both ways yet
+        for (int i = 1; i <= 6; i++)
+        {
+            assertEquals(PacketHandler.VERDICT_ACCEPT_MODIFIED, nat.out(esp(A, S1, 0x5001, i)));
+        }
+        assertEquals(List.of(), k.requests, "the inbound SPI is not known yet: not offered");
+        // the server answers on its SPI 0x6001: bound; offered at the next packet with both SPIs
+        assertEquals(PacketHandler.VERDICT_ACCEPT_MODIFIED, nat.in(esp(S1, WAN, 0x6001, 1)));
+        nat.out(esp(A, S1, 0x5001, 7));
+        assertEquals(1, k.requests.size(), k.requests.toString());
+        final Request r = k.requests.get(0);
+        assertEquals(new Request(true, r.flow, Protocols.ESP, A, 0, S1, 0x5001, 0x6001), r,
+            "client, server, outbound SPI as the server's port, inbound SPI as the external port");
+        // the kernel's map counters keep the SA's counters true, and switching ipsec off withdraws it
+        k.report(Offload.TRAFFIC, r, -1, 500, 50_000, 400, 40_000);
+        nat.engine.tick(nat.now);
+        assertEquals(900, nat.counters.get(Counter.OFFLOAD_PACKETS));
+        nat.engine.applyPassthrough(name -> !"ipsec".equals(name));
+        assertEquals(2, k.requests.size());
+        assertEquals(new Request(false, r.flow, Protocols.ESP, A, 0, S1, 0x5001, 0x6001), k.requests.get(1),
+            "switched off: taken out of the kernel");
+    }
+
     @Test
     void trafficReportsKeepCountersAndTheIdleTimerTrueAndAWithdrawalFollowsTheEnd()
     {

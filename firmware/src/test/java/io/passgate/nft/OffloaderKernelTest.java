@@ -64,8 +64,102 @@ class OffloaderKernelTest
         return out;
     }
 
+    private interface Exercise
+    {
+        String run(String ns) throws Exception;
+    }
+
     @Test
     void offersBecomeEntriesWithPassgatesMappingAndTheirEndsAreHeard() throws Exception
+    {
+        inNamespace(OffloaderKernelTest::exercise);
+    }
+
+    /**
+     * A bound ESP SA and a PPTP call's GRE become elements of the tunnel maps (keys as on the wire, the session
+     * named in each element's comment); a map flushed by hand hands the tunnel back; a withdrawal removes them; a
+     * key another session holds is refused.
+     */
+    @Test
+    void tunnelsBecomeMapElementsNamedForTheirSessions() throws Exception
+    {
+        inNamespace(OffloaderKernelTest::tunnels);
+    }
+
+    private static String tunnels(final String ns) throws Exception
+    {
+        final CounterSet counters = new CounterSet();
+        try (Offloader offloader = Offloader.open(WAN, counters, 64))
+        {
+            final Offload channel = offloader.channel(0);
+            long now = 1_000_000;
+            // ESP, flow 5: client 10.77.0.11, inbound SPI 0x1234 (server -> WAN), outbound SPI 0x5678
+            assertTrue(channel.offer(5, Protocols.ESP, CLIENT, 0, SERVER, 0x5678, 0x1234));
+            // PPTP GRE, flow 6: the client's Call ID 7, passgate gave 0x0a01, the server's Call ID 0x4001
+            assertTrue(channel.offer(6, Protocols.GRE, CLIENT, 7, SERVER, 0x4001, 0x0a01));
+            offloader.doWork(now);
+            assertEquals(0, counters.get(Counter.OFFLOAD_ERRORS));
+            assertEquals(2, counters.get(Counter.OFFLOADED));
+            assertEquals(1, counters.get(Counter.OFFLOADED_ESP));
+            assertEquals(1, counters.get(Counter.OFFLOADED_GRE));
+            final String espIn = list(ns, "map", "esp_in");
+            assertTrue(espIn.contains("203.0.113.10 . 4660 counter packets 0 bytes 0 comment \"passgate 0/5\" : 10.77.0.11"), espIn);
+            final String espOut = list(ns, "set", "esp_out");
+            assertTrue(espOut.contains("10.77.0.11 . 203.0.113.10 . 22136 counter packets 0 bytes 0 comment \"passgate 0/5\""), espOut);
+            final String greIn = list(ns, "map", "gre_in");
+            assertTrue(greIn.contains("203.0.113.10 . 0xa01 counter packets 0 bytes 0 comment \"passgate 0/6\" : 10.77.0.11"), greIn);
+            final String greCall = list(ns, "map", "gre_in_call");
+            assertTrue(greCall.contains("203.0.113.10 . 0xa01 comment \"passgate 0/6\" : 0x7"), greCall);
+            final String greOut = list(ns, "set", "gre_out");
+            assertTrue(greOut.contains("10.77.0.11 . 203.0.113.10 . 0x4001 counter packets 0 bytes 0 comment \"passgate 0/6\""), greOut);
+
+            // another session with the same inbound key: refused, nothing of it added
+            assertTrue(channel.offer(9, Protocols.ESP, Ipv4Header.parse("10.77.0.12"), 0, SERVER, 0x9999, 0x1234));
+            offloader.doWork(now);
+            assertEquals(1, counters.get(Counter.OFFLOAD_REFUSED));
+            assertEquals(List.of(Offload.REFUSED + ":9:50:0:4660"), reports(channel));
+            assertTrue(!list(ns, "set", "esp_out").contains("39321"), "all or nothing");
+
+            // dumps see both tunnels (no traffic yet: nothing reported)
+            now += Offloader.DUMP_MS;
+            offloader.doWork(now);
+            now += Offloader.DUMP_MS;
+            offloader.doWork(now);
+            assertEquals(List.of(), reports(channel));
+            assertEquals(2, counters.get(Counter.OFFLOAD_LIVE));
+
+            // someone flushes esp_in: the SA is handed back to passgate, what is left of it goes
+            run("ip", "netns", "exec", ns, "nft", "flush", "map", "inet", "passgate", "esp_in");
+            now += Offloader.DUMP_MS;
+            offloader.doWork(now);
+            now += Offloader.DUMP_MS;
+            offloader.doWork(now);
+            assertEquals(List.of(Offload.ENDED + ":5:50:0:4660"), reports(channel));
+            assertTrue(!list(ns, "set", "esp_out").contains("22136"), list(ns, "set", "esp_out"));
+            assertEquals(1, counters.get(Counter.OFFLOAD_LIVE));
+
+            // the engine ends the call: its three elements go
+            assertTrue(channel.withdraw(6, Protocols.GRE, CLIENT, 7, SERVER, 0x4001, 0x0a01));
+            offloader.doWork(now);
+            assertEquals(1, counters.get(Counter.OFFLOAD_WITHDRAWN));
+            assertEquals(0, counters.get(Counter.OFFLOAD_LIVE));
+            for (final String m : List.of("map gre_in", "map gre_in_call", "set gre_out"))
+            {
+                final String[] kind = m.split(" ");
+                final String listed = list(ns, kind[0], kind[1]);
+                assertTrue(!listed.contains("passgate 0/6"), listed);
+            }
+            assertEquals(0, counters.get(Counter.OFFLOAD_ERRORS));
+            return "offload kernel test, tunnels: " + counters.get(Counter.OFFLOADED) + " offloaded";
+        }
+    }
+
+    private static String list(final String ns, final String kind, final String name) throws Exception
+    {
+        return run("ip", "netns", "exec", ns, "nft", "list", kind, "inet", "passgate", name);
+    }
+
+    private static void inNamespace(final Exercise exercise) throws Exception
     {
         final String ns = "pgoffload" + ProcessHandle.current().pid();
         run("ip", "netns", "add", ns);
@@ -87,7 +181,7 @@ class OffloaderKernelTest
                 try
                 {
                     Netns.enter(ns);
-                    done.complete(exercise(ns));
+                    done.complete(exercise.run(ns));
                 }
                 catch (final Throwable e)
                 {

@@ -152,6 +152,7 @@ public final class Linux
 
     // <linux/netfilter/nf_tables.h>
     public static final int NFT_MSG_NEWSETELEM = 12;
+    public static final int NFT_MSG_GETSETELEM = 13;
     public static final int NFT_MSG_DELSETELEM = 14;
     /** Like DELSETELEM, but a missing element is no error (Linux 6.3). */
     public static final int NFT_MSG_DESTROYSETELEM = 30;
@@ -160,7 +161,15 @@ public final class Linux
     public static final int NFTA_SET_ELEM_LIST_ELEMENTS = 3;
     public static final int NFTA_LIST_ELEM = 1;
     public static final int NFTA_SET_ELEM_KEY = 1;
+    public static final int NFTA_SET_ELEM_DATA = 2;
     public static final int NFTA_SET_ELEM_TIMEOUT = 4;
+    public static final int NFTA_SET_ELEM_USERDATA = 6;
+    public static final int NFTA_SET_ELEM_EXPR = 7;
+    public static final int NFTA_SET_ELEM_EXPRESSIONS = 11;
+    public static final int NFTA_EXPR_NAME = 1;
+    public static final int NFTA_EXPR_DATA = 2;
+    public static final int NFTA_COUNTER_BYTES = 1;
+    public static final int NFTA_COUNTER_PACKETS = 2;
     public static final int NFTA_DATA_VALUE = 1;
 
     // <linux/if_ether.h>

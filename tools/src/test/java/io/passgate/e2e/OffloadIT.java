@@ -3,6 +3,11 @@ package io.passgate.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.passgate.counters.Counter;
@@ -11,6 +16,9 @@ import io.passgate.nft.Offloader;
 import io.passgate.testing.RequiresRoot;
 import io.passgate.tools.lab.Lab;
 import io.passgate.tools.lab.PassgateProcess;
+import io.passgate.tools.peers.IpsecPeers;
+import io.passgate.tools.peers.PptpClient;
+import io.passgate.tools.peers.PptpServer;
 import io.passgate.tools.peers.Traffic;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -160,8 +168,190 @@ class OffloadIT
         assertEquals(46000, after.serverSawPort());
     }
 
+    /** The elements of a tunnel map that passgate added (their comment names a session). */
+    private static long tunnelElements(final String kind, final String name) throws Exception
+    {
+        final Lab.Result r = lab.exec(lab.router(), "nft", "list", kind, "inet", "passgate", name);
+        assertEquals(0, r.status(), r.output());
+        return r.output().lines().flatMap(l -> java.util.Arrays.stream(l.split(","))).filter(e -> e.contains(
+            "comment \"passgate ")).count();
+    }
+
+    /** A manually keyed ESP client's echoes through passgate; returns those that came back wrong or not at all. */
+    private static CompletableFuture<List<String>> espEchoes(final int client, final int count, final int timeoutMs)
+    {
+        return Lab.inNamespaceAsync(lab.client(client), () ->
+        {
+            final List<String> wrong = new ArrayList<>();
+            try (IpsecPeers.Client peer = new IpsecPeers.Client(Lab.serverAddress(1)))
+            {
+                peer.manual(0x6000 + client, 0x5000 + client);
+                for (int i = 0; i < count; i++)
+                {
+                    final String text = "esp " + client + " " + i;
+                    final String got = peer.echo(text, timeoutMs);
+                    if (!(Integer.toHexString(0x6000 + client) + " echo " + text).equals(got))
+                    {
+                        wrong.add(text + " -> " + got);
+                    }
+                }
+            }
+            return wrong;
+        });
+    }
+
+    private static void bothEsp(final int count) throws Exception
+    {
+        final CompletableFuture<List<String>> one = espEchoes(1, count, 4000);
+        final CompletableFuture<List<String>> two = espEchoes(2, count, 4000);
+        assertEquals(List.of(), one.get(120, TimeUnit.SECONDS), "client 1's ESP");
+        assertEquals(List.of(), two.get(120, TimeUnit.SECONDS), "client 2's ESP");
+    }
+
+    /**
+     * Two clients' plain ESP to one server (passgate's own ESP peers, manually keyed SAs): once bound both ways
+     * and settled, each SA leaves the queue and the kernel rewrites it by (server, SPI) from map esp_in and set
+     * esp_out; the echoes keep arriving, each client's to itself; passgate translates almost none of them and the
+     * maps' counters reach its own. Switching ipsec off takes the SAs out of the maps at once and refuses the ESP;
+     * on again, it binds and offloads anew.
+     */
     @Test
     @Order(4)
+    void twoClientsPlainEspToOneServerIsCarriedByTheKernelCountedAndSwitchedOff() throws Exception
+    {
+        try (IpsecPeers.Server server = Lab.inNamespace(lab.server(1), 10_000, () -> new IpsecPeers.Server(false)))
+        {
+            server.manual(0x5001, 0x6001, Lab.ROUTER_WAN);
+            server.manual(0x5002, 0x6002, Lab.ROUTER_WAN);
+            final long espOffloaded = c(Counter.OFFLOADED_ESP);
+            bothEsp(20);
+            assertTrue(E2e.eventually(5000, () -> c(Counter.OFFLOADED_ESP) >= espOffloaded + 2),
+                "both SAs offloaded: " + c(Counter.OFFLOADED_ESP) + "\n" + passgate.log());
+            assertEquals(2, tunnelElements("map", "esp_in"));
+            assertEquals(2, tunnelElements("set", "esp_out"));
+            final long inPassgate = E2e.settled(passgate, Counter.IPSEC_ESP_IN) + E2e.settled(passgate, Counter.IPSEC_ESP_OUT);
+            final long kernelBefore = c(Counter.OFFLOAD_PACKETS);
+            bothEsp(200);
+            final long translatedHere = c(Counter.IPSEC_ESP_IN) + c(Counter.IPSEC_ESP_OUT) - inPassgate;
+            assertTrue(translatedHere < 40, "passgate translated " + translatedHere + " of 800 ESP packets itself");
+            assertTrue(E2e.eventually(4000, () -> c(Counter.OFFLOAD_PACKETS) - kernelBefore >= 800),
+                "the maps' counters reached passgate's: " + (c(Counter.OFFLOAD_PACKETS) - kernelBefore));
+            final Lab.Result tunnels = Ctl.run(passgate, "tunnels");
+            assertTrue(tunnels.output().contains(Lab.clientAddress(1)) && tunnels.output().contains(Lab.clientAddress(2)),
+                tunnels.output());
+            System.out.println("offload ESP: 800 packets of two clients' SAs, passgate translated " + translatedHere
+                + ", the kernel counted " + (c(Counter.OFFLOAD_PACKETS) - kernelBefore) + "\n" + tunnels.output());
+
+            final long refused = c(Counter.PASSTHROUGH_REFUSED);
+            assertEquals(0, Ctl.run(passgate, "disable", "ipsec").status());
+            assertTrue(E2e.eventually(3000, () -> tunnelElementsQuietly("map", "esp_in") == 0
+                && tunnelElementsQuietly("set", "esp_out") == 0), "switched off: out of the maps");
+            final List<String> off = espEchoes(1, 2, 1000).get(30, TimeUnit.SECONDS);
+            assertEquals(2, off.size(), "switched off: no ESP passes " + off);
+            assertTrue(c(Counter.PASSTHROUGH_REFUSED) > refused, "and it is refused, counted");
+            assertEquals(0, Ctl.run(passgate, "enable", "ipsec").status());
+            bothEsp(20);
+            assertTrue(E2e.eventually(5000, () -> tunnelElementsQuietly("map", "esp_in") == 2),
+                "on again: bound and offloaded anew");
+        }
+    }
+
+    private static long tunnelElementsQuietly(final String kind, final String name)
+    {
+        try
+        {
+            return tunnelElements(kind, name);
+        }
+        catch (final Exception | AssertionError e)
+        {
+            return -1;
+        }
+    }
+
+    /**
+     * A PPTP call (passgate's own PPTP peers) through passgate: once its GRE carried traffic both ways, the kernel
+     * rewrites it by (server, Call ID) from maps gre_in, gre_in_call and set gre_out, the Call ID back to the
+     * client's own on the way in; every payload comes back; switching pptp off ends the call and takes its GRE out
+     * of the maps.
+     */
+    @Test
+    @Order(5)
+    void aPptpCallsGreIsCarriedByTheKernelCountedAndSwitchedOff() throws Exception
+    {
+        try (PptpServer server = Lab.inNamespace(lab.server(1), 10_000, PptpServer::new))
+        {
+            final AtomicBoolean stop = new AtomicBoolean();
+            final AtomicLong sent = new AtomicLong();
+            final AtomicLong back = new AtomicLong();
+            final AtomicBoolean settled = new AtomicBoolean();
+            final long greOffloaded = c(Counter.OFFLOADED_GRE);
+            final long[] before = new long[2];
+            final CompletableFuture<String> call = Lab.inNamespaceAsync(lab.client(2), () ->
+            {
+                try (PptpClient client = new PptpClient(Lab.serverAddress(1)))
+                {
+                    client.start();
+                    final int pac = client.call(7);
+                    for (int i = 0; !stop.get(); i++)
+                    {
+                        if (i == 20)
+                        {
+                            settled.set(true);
+                        }
+                        final String payload = "call 7 packet " + i;
+                        client.sendGre(pac, payload.getBytes());
+                        sent.incrementAndGet();
+                        final byte[] got = client.receiveGre(7, 2000);
+                        if (got != null && payload.equals(new String(got)))
+                        {
+                            back.incrementAndGet();
+                        }
+                        Thread.sleep(2);
+                    }
+                    return "ok";
+                }
+            });
+            assertTrue(E2e.eventually(15_000, settled::get), "the call is up and carried 20 payloads");
+            assertTrue(E2e.eventually(5000, () -> c(Counter.OFFLOADED_GRE) > greOffloaded), "the call's GRE offloaded");
+            assertEquals(1, tunnelElements("map", "gre_in"));
+            assertEquals(1, tunnelElements("map", "gre_in_call"));
+            assertEquals(1, tunnelElements("set", "gre_out"));
+            // the counters are published every tick: what passgate translated before the hand-over lands first
+            before[0] = E2e.settled(passgate, Counter.PPTP_GRE_IN) + E2e.settled(passgate, Counter.PPTP_GRE_OUT);
+            before[1] = c(Counter.OFFLOAD_PACKETS);
+            final long sentBefore = sent.get();
+            assertTrue(E2e.eventually(20_000, () -> sent.get() - sentBefore >= 300), "300 more payloads");
+            final long translatedHere = c(Counter.PPTP_GRE_IN) + c(Counter.PPTP_GRE_OUT) - before[0];
+            assertTrue(translatedHere < 20, "passgate translated " + translatedHere + " GRE packets itself");
+            assertTrue(E2e.eventually(4000, () -> c(Counter.OFFLOAD_PACKETS) - before[1] >= 600),
+                "the maps' counters reached passgate's: " + (c(Counter.OFFLOAD_PACKETS) - before[1]));
+            assertTrue(back.get() >= sent.get() - 1, "every payload came back to the client's own Call ID: sent "
+                + sent.get() + ", back " + back.get());
+            System.out.println("offload PPTP GRE: sent " + sent.get() + ", back " + back.get() + ", passgate translated "
+                + translatedHere);
+
+            assertEquals(0, Ctl.run(passgate, "disable", "pptp").status());
+            assertTrue(E2e.eventually(3000, () -> tunnelElementsQuietly("map", "gre_in") == 0
+                && tunnelElementsQuietly("map", "gre_in_call") == 0 && tunnelElementsQuietly("set", "gre_out") == 0),
+                "switched off: the call's GRE is out of the maps");
+            final long backAtOff = back.get();
+            Thread.sleep(2500);
+            assertTrue(back.get() <= backAtOff + 1, "switched off: no GRE passes (" + (back.get() - backAtOff) + ")");
+            stop.set(true);
+            try
+            {
+                call.get(30, TimeUnit.SECONDS);
+            }
+            catch (final java.util.concurrent.ExecutionException e)
+            {
+                // the call's control connection was reset by the switch-off: expected
+            }
+            assertEquals(0, Ctl.run(passgate, "enable", "pptp").status());
+        }
+    }
+
+    @Test
+    @Order(6)
     void aFailClosedStopRemovesOffloadedFlowsAndNothingLeaked() throws Exception
     {
         passgate.stop();

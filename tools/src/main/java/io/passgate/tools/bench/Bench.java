@@ -16,6 +16,7 @@ import io.passgate.counters.Counter;
 import io.passgate.counters.CountersFile;
 import io.passgate.tools.lab.Lab;
 import io.passgate.tools.lab.PassgateProcess;
+import io.passgate.tools.peers.IpsecPeers;
 
 /**
  * End-to-end throughput LAN to WAN through the lab topology, one router configuration after another in the
@@ -63,12 +64,13 @@ public final class Bench
                 {
                     System.out.println("""
                         Usage: bench [--runs N] [--seconds S] [--tcp-streams N] [--udp-streams N]
-                                     [--threads 1|2|4] [--only tcp|udp] [--reference nfq-accept.c]
+                                     [--threads 1|2|4] [--only tcp|udp|esp] [--reference nfq-accept.c]
                         Measures LAN-to-WAN throughput through the lab topology for: plain forwarding,
                         kernel masquerade, the C NFQUEUE accept-all reference (batch + GSO), passgate
                         forward (accept-all), passgate NAT without and with offload (settled flows
                         carried by the kernel's conntrack; --threads data-plane threads, one queue each;
-                        default 1), TCP with 1 and --tcp-streams streams (default 4) and 64-byte UDP;
+                        default 1), TCP with 1 and --tcp-streams streams (default 4), 64-byte UDP, and
+                        two LAN clients' plain ESP to one server (passgate's ESP peers; per client);
                         prints medians, ratios and passgate's memory (RSS, heap). Needs root,
                         iperf3, nft, iptables (and gcc + libnetfilter-queue-dev for the reference).""");
                     return;
@@ -145,8 +147,18 @@ public final class Bench
         });
 
         final Map<String, double[]> results = new LinkedHashMap<>();
-        try (Lab lab = Lab.create(1))
+        final Map<String, double[]> esp = new LinkedHashMap<>();
+        try (Lab lab = Lab.create(2))
         {
+            final IpsecPeers.Server espServer = esp() ? Lab.inNamespace(lab.server(1), 10_000,
+                () -> new IpsecPeers.Server(false)) : null;
+            if (espServer != null)
+            {
+                for (int c = 1; c <= 2; c++)
+                {
+                    espServer.manual(0x5000 + c, 0x6000 + c, Lab.ROUTER_WAN);
+                }
+            }
             final Process tcpServer = lab.spawn(lab.server(1), null, "iperf3", "-s", "-p", "5201");
             final List<Process> udpServers = new ArrayList<>();
             for (int i = 0; i < udpStreams; i++)
@@ -159,16 +171,109 @@ public final class Bench
                 System.out.printf(Locale.ROOT, "%n== %s%n", e.getKey());
                 try (AutoCloseable applied = e.getValue().apply(lab))
                 {
-                    final double tcp1 = "udp".equals(only) || tcpStreams == 1 ? Double.NaN : median(lab, true, 1);
-                    final double tcp = "udp".equals(only) ? Double.NaN : median(lab, true, tcpStreams);
-                    final double udp = "tcp".equals(only) ? Double.NaN : median(lab, false, 0);
+                    final boolean tcpToo = only == null || "tcp".equals(only);
+                    final boolean udpToo = only == null || "udp".equals(only);
+                    final double tcp1 = !tcpToo || tcpStreams == 1 ? Double.NaN : median(lab, true, 1);
+                    final double tcp = !tcpToo ? Double.NaN : median(lab, true, tcpStreams);
+                    final double udp = !udpToo ? Double.NaN : median(lab, false, 0);
                     results.put(e.getKey(), new double[] {tcp, udp, tcp1});
+                    if (espServer != null && !e.getKey().startsWith("C ") && !e.getKey().contains("accept-all"))
+                    {
+                        esp.put(e.getKey(), espMedian(lab, espServer));
+                    }
                 }
             }
             tcpServer.destroy();
             udpServers.forEach(Process::destroy);
+            if (espServer != null)
+            {
+                espServer.close();
+            }
         }
         print(results);
+        printEsp(esp);
+    }
+
+    private boolean esp()
+    {
+        return only == null || "esp".equals(only);
+    }
+
+    /**
+     * Two LAN clients' plain ESP to one server (passgate's ESP peers, manually keyed SAs 0x5001/0x6001 and
+     * 0x5002/0x6002): each SA is bound first (20 echoes per client, in turn), then both clients send 64-byte ESP
+     * payloads as fast as they can for the run's seconds, and the server counts what arrives per SPI. Returns the
+     * median run's delivered packets per second: client 1, client 2, total, and what the clients sent.
+     */
+    private double[] espMedian(final Lab lab, final IpsecPeers.Server server) throws Exception
+    {
+        for (int c = 1; c <= 2; c++)
+        {
+            final int client = c;
+            Lab.inNamespace(lab.client(c), 60_000, () ->
+            {
+                try (IpsecPeers.Client peer = new IpsecPeers.Client(Lab.serverAddress(1)))
+                {
+                    peer.manual(0x6000 + client, 0x5000 + client);
+                    for (int i = 0; i < 20; i++)
+                    {
+                        peer.echo("bind " + i, 1000);   // no answer without NAT (the server answers the WAN address)
+                    }
+                }
+                return null;
+            });
+        }
+        Thread.sleep(1500);   // offload's writer takes settled SAs within its next round
+        final double[][] runsOf = new double[runs][];
+        for (int r = 0; r < runs; r++)
+        {
+            server.counting(true);
+            final long before1 = server.received(0x5001);
+            final long before2 = server.received(0x5002);
+            final List<java.util.concurrent.CompletableFuture<Long>> sent = new ArrayList<>();
+            for (int c = 1; c <= 2; c++)
+            {
+                final int client = c;
+                sent.add(Lab.inNamespaceAsync(lab.client(c), () ->
+                {
+                    try (IpsecPeers.Client peer = new IpsecPeers.Client(Lab.serverAddress(1)))
+                    {
+                        peer.manual(0x6000 + client, 0x5000 + client);
+                        return peer.blast(seconds * 1000L, 64);
+                    }
+                }));
+            }
+            final long s1 = sent.get(0).get(seconds + 60L, java.util.concurrent.TimeUnit.SECONDS);
+            final long s2 = sent.get(1).get(seconds + 60L, java.util.concurrent.TimeUnit.SECONDS);
+            Thread.sleep(300);
+            final double d1 = (server.received(0x5001) - before1) / (double)seconds;
+            final double d2 = (server.received(0x5002) - before2) / (double)seconds;
+            server.counting(false);
+            runsOf[r] = new double[] {d1, d2, d1 + d2, (s1 + s2) / (double)seconds};
+            System.out.printf(Locale.ROOT, "   ESP 2 clients run %d: client 1 %.0f kpps, client 2 %.0f kpps (sent %.0f kpps)%n",
+                r + 1, d1 / 1e3, d2 / 1e3, (s1 + s2) / (double)seconds / 1e3);
+        }
+        Arrays.sort(runsOf, java.util.Comparator.comparingDouble(v -> v[2]));
+        return runsOf[runs / 2];
+    }
+
+    private void printEsp(final Map<String, double[]> esp)
+    {
+        if (esp.isEmpty())
+        {
+            return;
+        }
+        final double[] masq = esp.get("kernel masquerade");
+        System.out.printf(Locale.ROOT, "%nPlain ESP, two LAN clients to one server (64-byte payloads, one way, delivered "
+            + "at the server; median of %d runs of %d s)%n", runs, seconds);
+        System.out.printf(Locale.ROOT, "%-32s %12s %12s %12s %8s %12s%n", "", "client1 kpps", "client2 kpps",
+            "total kpps", "x masq", "sent kpps");
+        for (final Map.Entry<String, double[]> e : esp.entrySet())
+        {
+            final double[] v = e.getValue();
+            System.out.printf(Locale.ROOT, "%-32s %12.1f %12.1f %12.1f %8.2f %12.1f%n", e.getKey(), v[0] / 1e3,
+                v[1] / 1e3, v[2] / 1e3, masq == null ? Double.NaN : v[2] / masq[2], v[3] / 1e3);
+        }
     }
 
     private static AutoCloseable routeBack(final Lab lab) throws IOException

@@ -56,6 +56,9 @@ public final class IpsecPeers
         private final List<String> ikeSources = Collections.synchronizedList(new ArrayList<>());
         private final List<EspSeen> espSeen = Collections.synchronizedList(new ArrayList<>());
         private final AtomicLong echoed = new AtomicLong();
+        /** Counting mode (the bench): ESP packets received per SPI, nothing kept, nothing echoed. */
+        private final Map<Integer, java.util.concurrent.atomic.LongAdder> counts = new ConcurrentHashMap<>();
+        private volatile boolean counting;
         private final Thread ikeThread;
         private final Thread espThread;
         private volatile boolean running = true;
@@ -82,6 +85,22 @@ public final class IpsecPeers
         {
             sas.put(serverSpi, clientSpi);
             peers.put(serverSpi, InetAddress.getByName(peer));
+        }
+
+        /**
+         * Counting mode on (the bench): from now on ESP packets are only counted per SPI ({@link #received}), not
+         * kept or echoed; off: back to echoing.
+         */
+        public void counting(final boolean on)
+        {
+            counting = on;
+        }
+
+        /** ESP packets received to {@code spi} in counting mode. */
+        public long received(final int spi)
+        {
+            final java.util.concurrent.atomic.LongAdder a = counts.get(spi);
+            return a == null ? 0 : a.sum();
         }
 
         /** "address:port" of every IKE message received. */
@@ -193,7 +212,16 @@ public final class IpsecPeers
                     {
                         continue;
                     }
-                    final long n = esp.receive(buf.address(), 65536, Linux.MSG_DONTWAIT);
+                    long n = esp.receive(buf.address(), 65536, Linux.MSG_DONTWAIT);
+                    while (counting && n > 0)
+                    {
+                        if (ip.wrap(buf.buffer(), 0, (int)n) && ip.payloadLength() >= 8)
+                        {
+                            counts.computeIfAbsent(buf.buffer().getInt(ip.payloadOffset(), ByteOrder.BIG_ENDIAN),
+                                k -> new java.util.concurrent.atomic.LongAdder()).increment();
+                        }
+                        n = esp.receive(buf.address(), 65536, Linux.MSG_DONTWAIT);
+                    }
                     if (n <= 0 || !ip.wrap(buf.buffer(), 0, (int)n) || ip.payloadLength() < 8)
                     {
                         continue;
@@ -359,6 +387,32 @@ public final class IpsecPeers
             b.putInt(4, ++sequence, ByteOrder.BIG_ENDIAN);
             b.putBytes(8, payload);
             esp.send(buf.address(), 8 + payload.length, Ipv4Header.parse(server.getHostAddress()));
+        }
+
+        /**
+         * Sends ESP packets of {@code payloadBytes} on the current SA as fast as the socket takes them, for
+         * {@code millis}; returns how many were sent (the bench).
+         */
+        public long blast(final long millis, final int payloadBytes)
+        {
+            final UnsafeBuffer b = buf.buffer();
+            b.setMemory(8, payloadBytes, (byte)0x5A);
+            b.putInt(0, serverSpi, ByteOrder.BIG_ENDIAN);
+            final int to = Ipv4Header.parse(server.getHostAddress());
+            final long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            long sent = 0;
+            while (System.nanoTime() < end)
+            {
+                for (int i = 0; i < 64; i++)
+                {
+                    b.putInt(4, ++sequence, ByteOrder.BIG_ENDIAN);
+                    if (esp.send(buf.address(), 8 + payloadBytes, to) > 0)
+                    {
+                        sent++;
+                    }
+                }
+            }
+            return sent;
         }
 
         /** The next ESP packet from the server within {@code timeoutMs}: "SPI payload", or null. */

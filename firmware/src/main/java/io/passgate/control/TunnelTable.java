@@ -11,7 +11,9 @@ import io.passgate.nat.TunnelSink;
 import io.passgate.wire.Ipv4Header;
 
 /**
- * The live VPN tunnels of one shard, as its helpers list them: copied on the shard's own thread into
+ * The live VPN tunnels of one shard, as its helpers list them, and the TCP and UDP flows the kernel carries for
+ * it (offload: OpenVPN, WireGuard and any other settled flow, protocol "tcp" or "udp", "offloaded": true): copied
+ * on the shard's own thread into
  * preallocated arrays ({@link #collect}, allocation-free), then read and turned into JSON by the control thread
  * with the names each helper declared for its rows' identifiers.
  */
@@ -53,7 +55,13 @@ public final class TunnelTable implements TunnelSink
         {
             engine.helper(h).collectTunnels(h, this);
         }
+        if (!truncated)
+        {
+            engine.collectOffloaded(this);   // OpenVPN, WireGuard and the rest while the kernel carries them
+        }
     }
+
+    private static final List<String> OFFLOADED_IDS = List.of("client-port", "server-port", "wan-port");
 
     @Override
     public boolean row(final int helperIndex, final int rowKind, final int rowClient, final int rowServer, final long id0,
@@ -103,15 +111,22 @@ public final class TunnelTable implements TunnelSink
         final List<Map<String, Object>> out = new ArrayList<>();
         for (int r = 0; r < size; r++)
         {
-            final HelperSpec spec = specs.get(helper[r] - 1);
-            final HelperSpec.TunnelKind k = spec.tunnelKinds().get(kind[r]);
+            final boolean offloaded = helper[r] == NatEngine.OFFLOADED_ROWS;
+            final String kindName = offloaded ? (kind[r] == NatEngine.OFFLOADED_TCP ? "tcp" : "udp")
+                : specs.get(helper[r] - 1).tunnelKinds().get(kind[r]).name();
+            final List<String> idNames = offloaded ? OFFLOADED_IDS
+                : specs.get(helper[r] - 1).tunnelKinds().get(kind[r]).ids();
             final Map<String, Object> row = new LinkedHashMap<>();
-            row.put("protocol", k.name());
+            row.put("protocol", kindName);
             row.put("client", Ipv4Header.format(client[r]));
             row.put("server", Ipv4Header.format(server[r]));
-            for (int i = 0; i < k.ids().size() && i < IDS; i++)
+            if (offloaded)
             {
-                final String name = k.ids().get(i);
+                row.put("offloaded", true);
+            }
+            for (int i = 0; i < idNames.size() && i < IDS; i++)
+            {
+                final String name = idNames.get(i);
                 final long value = ids[r * IDS + i];
                 row.put(name, name.endsWith("-spi") ? String.format("%0" + (value > 0xFFFF_FFFFL || value < 0 ? 16 : 8) + "x", value)
                     : (Object)value);

@@ -165,6 +165,20 @@ public final class Daemon implements AutoCloseable
             ctx.threads());
         offloader = openOffload();
         spec = specFor(ctx, firewall, offloader != null);
+        if (offloader != null)
+        {
+            // the offload rules need more of nf_tables than the rest (maps with per-element counters, raw payload
+            // writes): where the kernel refuses them, say so and stay in user space
+            final String problem = firewall.check(spec);
+            if (problem != null)
+            {
+                Logger.warn("offload unavailable: the kernel refused its rules ({}); flows stay in passgate",
+                    problem.lines().findFirst().orElse(""));
+                offloader.close();
+                offloader = null;
+                spec = specFor(ctx, firewall, false);
+            }
+        }
         Files.createDirectories(ctx.runtimeDir());
         Files.writeString(ctx.runtimeDir().resolve("passgate.pid"), ProcessHandle.current().pid() + "\n");
         // one row per dataplane shard, and a last row for what the control thread counts
@@ -307,8 +321,8 @@ public final class Daemon implements AutoCloseable
                 Logger.warn("offload: conntrack accounting could not be turned on: offloaded flows' traffic will "
                     + "not be counted");
             }
-            Logger.info("offload: settled TCP and UDP flows go to the kernel's conntrack after {} packets",
-                ctx.offloadAfterPackets());
+            Logger.info("offload: settled TCP and UDP flows go to the kernel's conntrack, bound ESP SAs and PPTP "
+                + "calls' GRE to its stateless maps, after {} packets", ctx.offloadAfterPackets());
             return o;
         }
         catch (final IOException e)

@@ -578,6 +578,30 @@ public final class NatEngine
         }
     }
 
+    /** {@link TunnelSink} rows of {@link #collectOffloaded}: the helper index (none) and the kinds. */
+    public static final int OFFLOADED_ROWS = 0;
+    public static final int OFFLOADED_TCP = 0;
+    public static final int OFFLOADED_UDP = 1;
+
+    /**
+     * Lists the TCP and UDP sessions the kernel carries now (no helper's: those are in their helper's rows), as
+     * rows of helper {@link #OFFLOADED_ROWS}: client port, server port, WAN port (on this engine's thread).
+     */
+    public void collectOffloaded(final TunnelSink sink)
+    {
+        for (int f = 0; f < flows.capacity(); f++)
+        {
+            if (flows.inUse(f) && (flows.flags[f] & FLAG_OFFLOADED) != 0 && flows.alg[f] == 0
+                && !sink.row(OFFLOADED_ROWS, (flows.protocol[f] & 0xFF) == Protocols.TCP ? OFFLOADED_TCP : OFFLOADED_UDP,
+                    flows.intAddr[f], flows.remAddr[f], flows.intPort[f], flows.remPort[f], flows.extPort[f], 0, 0, 0, 0,
+                    flows.packetsOut[f], flows.bytesOut[f], flows.packetsIn[f], flows.bytesIn[f], flows.created[f],
+                    flows.lastSeen[f]))
+            {
+                return;
+            }
+        }
+    }
+
     /** Hands settled flows to the kernel (see {@link Offload}); after {@code afterPackets} packets both ways. */
     public void offload(final Offload offload, final int afterPackets)
     {

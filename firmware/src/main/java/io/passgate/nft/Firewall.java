@@ -78,6 +78,16 @@ public final class Firewall
         return run(probe, nft, "-c", "-f", "-").ok();
     }
 
+    /**
+     * Checks the rendered table against this kernel without changing anything ({@code nft -c}): null when it
+     * would load, else what nft said (say, a kernel without per-element counters for the offload maps).
+     */
+    public String check(final RulesetSpec spec) throws IOException
+    {
+        final Result r = run(RulesetRenderer.nftScript(spec), nft, "-c", "-f", "-");
+        return r.ok() ? null : r.output();
+    }
+
     public QueueBackend detectBackend() throws IOException
     {
         if (!run(null, nft, "--version").ok())

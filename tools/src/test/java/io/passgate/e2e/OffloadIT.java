@@ -132,6 +132,10 @@ class OffloadIT
         assertTrue(E2e.eventually(3000, () -> c(Counter.OFFLOADED) > offloaded), "the UDP flow was offloaded");
         final AtomicLong packets = new AtomicLong(c(Counter.OFFLOAD_PACKETS));
         assertTrue(E2e.eventually(5000, () -> c(Counter.OFFLOAD_PACKETS) > 0), "its traffic is counted");
+        // and listed while the kernel carries it, with passgate's mapping and its counters
+        final Lab.Result tunnels = Ctl.run(passgate, "tunnels");
+        assertTrue(tunnels.output().lines().anyMatch(l -> l.startsWith("udp ") && l.contains(Lab.clientAddress(1))
+            && l.contains(" 45000 ") && l.contains(":45000") && l.contains("offloaded=true")), tunnels.output());
         // someone deletes passgate's entries (conntrack -F): the flow comes back to passgate, mapping and all
         final long handedBack = c(Counter.OFFLOAD_HANDED_BACK);
         final int flushed = Lab.inNamespace(lab.router(), 5000, () ->

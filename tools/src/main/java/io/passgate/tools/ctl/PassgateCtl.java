@@ -57,6 +57,7 @@ public final class PassgateCtl
           enable  SWITCH                 switch a passthrough on (SWITCH: %s; all: the master)
           disable SWITCH                 switch it off: refused at once, its live tunnels torn down
           tunnels                        the live VPN tunnels (client, server, WAN port or Call ID, traffic)
+                                         and, with offload, the flows the kernel carries (offloaded=true)
           counters                       every counter, summed over dataplane threads
           reload                         re-read the configuration file
           button short|long              press the button (the virtual board's, or the daemon's actions)

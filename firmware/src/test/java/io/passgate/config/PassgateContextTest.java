@@ -93,6 +93,10 @@ class PassgateContextTest
         assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "hairpin-mark = 3").contains("single mark bit"));
         assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "live-mark = 0x100000")
             .contains("key 'live-mark': must differ from hairpin-mark"));
+        assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "offload = true", "hairpin-mark = 0x400000")
+            .contains("key 'hairpin-mark': must not use bit 0x400000 (offload's)"));
+        assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "offload = true", "live-mark = 0x400000")
+            .contains("key 'live-mark': must not use bit 0x400000 (offload's)"));
         assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "nat.new-rate-per-client = -1").contains("nat.new-rate-per-client"));
         assertTrue(error("lan-interface = eth0", "wan-interface = eth1", "gso = perhaps").contains("true or false"));
         assertTrue(error("lan-interface = eth0;rm -rf", "wan-interface = eth1").contains("not an interface name"));

@@ -649,41 +649,12 @@ public final class Offloader implements AutoCloseable
         Netlink.endNest(b, list, at);
         at = Netlink.finish(b, start, at);
         at = batch(b, at, Linux.NFNL_MSG_BATCH_END);
-        final long sent = nft.send(out.address(), at);
-        if (sent < 0)
+        if (!sendBatch(at))
         {
             counters.increment(Counter.OFFLOAD_ERRORS);
             return false;
         }
-        boolean ok = true;
-        while (true)
-        {
-            final long n = nft.receive(reply.address(), reply.capacity(), Linux.MSG_DONTWAIT);
-            if (n <= 0)
-            {
-                break;
-            }
-            final UnsafeBuffer r = reply.buffer();
-            int off = 0;
-            while (off + Linux.NLMSG_HDRLEN <= n)
-            {
-                final int len = Netlink.messageLength(r, off);
-                if (len < Linux.NLMSG_HDRLEN)
-                {
-                    break;
-                }
-                if (Netlink.messageType(r, off) == Linux.NLMSG_ERROR && Netlink.errorCode(r, off) != 0)
-                {
-                    ok = false;
-                }
-                off += Netlink.align(len);
-            }
-        }
-        if (!ok)
-        {
-            counters.increment(Counter.OFFLOAD_ERRORS);
-        }
-        return ok;
+        return true;
     }
 
     private static boolean isTunnel(final int protocol)

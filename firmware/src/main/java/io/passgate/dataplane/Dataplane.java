@@ -67,7 +67,8 @@ public final class Dataplane implements AutoCloseable
                 final PacketHandler handler;
                 try
                 {
-                    live = liveQueues.isEmpty() ? null : NfqueueChannel.open(liveQueues.get(shard), counters);
+                    // one thread polls both in turn: the live queue receives into the bulk queue's slots
+                    live = liveQueues.isEmpty() ? null : NfqueueChannel.open(liveQueues.get(shard), counters, channel);
                     handler = handlers.create(shard, counters);
                 }
                 catch (final IOException | RuntimeException e)

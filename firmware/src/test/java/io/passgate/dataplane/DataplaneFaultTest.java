@@ -208,4 +208,74 @@ class DataplaneFaultTest
         assertEquals(List.of("X-01", "X-03", "X-05", "X-07", "X-10", "X-99", "a-02", "a-06", "a-09"),
             received.stream().sorted().toList(), "each packet with its own bytes; no faulting packet left");
     }
+
+    /**
+     * A shard's live queue receives into its bulk queue's slots (NfqueueChannel.open with shareSlotsWith): with
+     * both queues holding rewritten packets in every duty cycle, each packet leaves with its own bytes, so no
+     * verdict of one queue points into slots the other has received over.
+     */
+    @Test
+    void aLiveQueueSharingTheBulkQueuesSlotsKeepsEachPacketsBytes() throws Exception
+    {
+        run("ip", "netns", "exec", ns, "iptables", "-t", "mangle", "-A", "OUTPUT", "-d", "127.0.0.1", "-p", "udp",
+            "--dport", "10", "-j", "NFQUEUE", "--queue-num", Integer.toString(QUEUE + 1));
+        final List<String> received = inNamespace(() ->
+        {
+            final CounterSet counters = new CounterSet();
+            final ThrowingHandler handler = new ThrowingHandler();
+            final HandClock clock = new HandClock();
+            final QueueConfig small = new QueueConfig(QUEUE, 4, 1024, 1 << 20, true, false);
+            final QueueConfig liveSmall = new QueueConfig(QUEUE + 1, 4, 1024, 1 << 20, true, false);
+            try (CountersFile file = CountersFile.create(dir.resolve("counters"), 1, 0, 0);
+                NfqueueChannel bulk = NfqueueChannel.open(small, counters);
+                NfqueueChannel live = NfqueueChannel.open(liveSmall, counters, bulk);
+                DatagramChannel receiver = DatagramChannel.open();
+                DatagramChannel liveReceiver = DatagramChannel.open();
+                DatagramChannel sender = DatagramChannel.open())
+            {
+                receiver.bind(new InetSocketAddress("127.0.0.1", 9));
+                liveReceiver.bind(new InetSocketAddress("127.0.0.1", 10));
+                receiver.configureBlocking(false);
+                liveReceiver.configureBlocking(false);
+                final DataplaneAgent agent = new DataplaneAgent(0, bulk, live, handler, counters, file, clock);
+                // 40 packets to each queue, interleaved, distinct bytes; batches of 4, so many duty cycles
+                // alternate between the two queues over the same four slots
+                for (int i = 0; i < 40; i++)
+                {
+                    sender.send(ByteBuffer.wrap(String.format("xb%02d", i).getBytes(StandardCharsets.US_ASCII)),
+                        new InetSocketAddress("127.0.0.1", 9));
+                    sender.send(ByteBuffer.wrap(String.format("xl%02d", i).getBytes(StandardCharsets.US_ASCII)),
+                        new InetSocketAddress("127.0.0.1", 10));
+                }
+                Thread.sleep(100);
+                for (int i = 0; i < 100 && counters.get(Counter.PACKETS_RECEIVED) < 80; i++)
+                {
+                    clock.now += 10;
+                    agent.doWork();
+                }
+                assertEquals(80, counters.get(Counter.PACKETS_RECEIVED));
+                assertTrue(counters.get(Counter.LIVE_PACKETS) > 0, "the live queue was served");
+                Thread.sleep(50);
+                final List<String> got = new ArrayList<>();
+                final ByteBuffer b = ByteBuffer.allocate(64);
+                for (final DatagramChannel r : List.of(receiver, liveReceiver))
+                {
+                    while (r.receive(b.clear()) != null)
+                    {
+                        got.add((r == receiver ? "9:" : "10:") + new String(b.array(), 0, b.position(),
+                            StandardCharsets.US_ASCII));
+                    }
+                }
+                return got;
+            }
+        });
+        final List<String> expected = new ArrayList<>();
+        for (int i = 0; i < 40; i++)
+        {
+            expected.add(String.format("9:Xb%02d", i));
+            expected.add(String.format("10:Xl%02d", i));
+        }
+        assertEquals(expected.stream().sorted().toList(), received.stream().sorted().toList(),
+            "every packet arrived once, rewritten, with its own bytes, at its own port");
+    }
 }

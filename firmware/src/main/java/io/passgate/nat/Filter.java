@@ -16,7 +16,7 @@ final class Filter
     Filter(final Filtering filtering, final int capacity)
     {
         this.filtering = filtering;
-        this.permissions = new Long2LongHashMap(Math.max(16, Integer.highestOneBit(capacity * 2) << 1), 0.65f, 0L, true);
+        this.permissions = MapSizes.map(capacity, 0L);
     }
 
     private static long key(final int mapping, final int remote)

@@ -80,7 +80,7 @@ public final class MappingTable
         {
             next[i] = i + 1 < capacity ? i + 1 : NONE;
         }
-        byInternal = new Long2LongHashMap(Math.max(16, Integer.highestOneBit(capacity * 2) << 1), 0.65f, -1L, true);
+        byInternal = MapSizes.map(capacity, -1L);
         for (int space = 0; space < Protocols.SPACES; space++)
         {
             for (int p = 1; p <= 65535; p++)

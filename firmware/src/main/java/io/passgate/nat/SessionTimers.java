@@ -42,7 +42,7 @@ final class SessionTimers
         this.timeouts = timeouts;
         this.expired = expired;
         final int capacity = flows.capacity();
-        this.timerFlows = new Long2LongHashMap(Math.max(16, Integer.highestOneBit(capacity * 2) << 1), 0.65f, -1L, true);
+        this.timerFlows = MapSizes.map(capacity, -1L);
         // 16 spokes of 4.096 s, each preallocated for every session; timers beyond the 65 s span are rechecked
         // each rotation
         this.wheel = new DeadlineTimerWheel(TimeUnit.MILLISECONDS, startMs, TICK_MS, SPOKES,

@@ -20,8 +20,7 @@ public final class SharedEndpoints
 
     public SharedEndpoints(final int capacity)
     {
-        owners = new Long2LongHashMap(Math.max(16, Integer.highestOneBit(Math.max(1, capacity) * 2 - 1) * 2), 0.65f,
-            MISSING, true);
+        owners = MapSizes.map(capacity, MISSING);
     }
 
     private static long key(final int protocol, final int address, final int port)

@@ -31,7 +31,7 @@ public final class ConfigKeys
     public static final String THREADS_PROP_NAME = "threads";
     public static final String THREADS_DEFAULT = "1";
     public static final String QUEUE_BATCH_PROP_NAME = "queue-batch";
-    public static final String QUEUE_BATCH_DEFAULT = "64";
+    public static final String QUEUE_BATCH_DEFAULT = "16";
     public static final String QUEUE_MAX_LENGTH_PROP_NAME = "queue-max-length";
     public static final String QUEUE_MAX_LENGTH_DEFAULT = "8192";
     public static final String QUEUE_RECEIVE_BUFFER_PROP_NAME = "queue-receive-buffer";
@@ -58,7 +58,7 @@ public final class ConfigKeys
     public static final String LOG_LEVEL_DEFAULT = "info";
 
     public static final String NAT_MAX_FLOWS_PROP_NAME = "nat.max-flows";
-    public static final String NAT_MAX_FLOWS_DEFAULT = "16384";
+    public static final String NAT_MAX_FLOWS_DEFAULT = "8192";
     public static final String NAT_PORT_RANGE_PROP_NAME = "nat.port-range";
     public static final String NAT_PORT_RANGE_DEFAULT = "1024-65535";
     public static final String NAT_PORT_PARITY_PROP_NAME = "nat.port-parity";

@@ -38,7 +38,7 @@ class PassgateContextTest
         assertTrue(ctx.translate());
         assertTrue(ctx.failOpen());
         assertEquals(1, ctx.threads());
-        assertEquals(16384, ctx.natMaxFlows());
+        assertEquals(8192, ctx.natMaxFlows());
         assertEquals(300, ctx.natUdpTimeoutS());
         assertEquals(7440, ctx.natTcpEstablishedTimeoutS());
         assertEquals(8 << 20, ctx.queueReceiveBuffer());

@@ -129,7 +129,7 @@ public enum Counter
 
     // offload: settled flows carried by the kernel (see nft.Offloader)
     OFFLOAD_OFFERED("settled flows the engine offered to the kernel"),
-    OFFLOAD_RING_FULL("offers and withdrawals not posted: the ring to the offload writer was full (tried again)"),
+    OFFLOAD_RING_FULL("offers and withdrawals not posted: the ring to the offload writer was full (an offer is tried again at a later packet, a withdrawal at the kernel's next traffic report)"),
     OFFLOADED("flows the kernel took: a conntrack entry with passgate's mapping, in set offload_ports"),
     OFFLOADED_ESP("ESP security associations the kernel took: stateless rewrites by (server, SPI) from maps esp_in and esp_out"),
     OFFLOADED_GRE("PPTP calls' GRE the kernel took: stateless rewrites by (server, Call ID) from maps gre_in, gre_in_call and set gre_out"),
@@ -142,6 +142,7 @@ public enum Counter
     OFFLOAD_PACKETS("packets the kernel carried for offloaded flows (conntrack accounting, the tunnel maps' element counters)"),
     OFFLOAD_BYTES("bytes the kernel carried for offloaded flows (IP length)"),
     OFFLOAD_ERRORS("offload requests the kernel refused, and destroy events lost (made up by the next dump)"),
+    OFFLOAD_STRAYS("traffic the kernel reported for a flow passgate no longer offloads (its withdrawal was lost to a full ring): withdrawn again"),
 
     // passthrough switches and tunnels
     PASSTHROUGH_REFUSED("packets refused because their passthrough is switched off (RST or ICMP 3/13 sent)"),

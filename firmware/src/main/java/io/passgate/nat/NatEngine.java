@@ -675,7 +675,19 @@ public final class NatEngine
             || (flows.protocol[f] & 0xFF) != protocol || flows.intAddr[f] != client || flows.intPort[f] != clientPort
             || flows.remAddr[f] != server || flows.remPort[f] != serverPort || flows.extPort[f] != externalPort)
         {
-            return;   // a report about a session that ended here meanwhile
+            // a report about a session that ended here meanwhile. Traffic means the kernel still carries it: its
+            // withdrawal was lost to a full ring (or is still in the ring: a second one is then a no-op, the
+            // offloader takes back only what it carries with this very tuple). Withdrawn again, so a session
+            // passgate ended (switched off, evicted, timed out) never stays in the kernel.
+            if (kind == Offload.TRAFFIC && f >= 0 && f < flows.capacity())
+            {
+                counters.increment(Counter.OFFLOAD_STRAYS);
+                if (!offload.withdraw(f, protocol, client, clientPort, server, serverPort, externalPort))
+                {
+                    counters.increment(Counter.OFFLOAD_RING_FULL);   // and again at the next report
+                }
+            }
+            return;
         }
         if ((packetsOut | packetsIn) != 0)
         {
@@ -1319,7 +1331,7 @@ public final class NatEngine
             if (!offload.withdraw(f, flows.protocol[f] & 0xFF, flows.intAddr[f], flows.intPort[f], flows.remAddr[f],
                 flows.remPort[f], flows.extPort[f]))
             {
-                counters.increment(Counter.OFFLOAD_RING_FULL);   // the offloader replaces it when it reuses the slot
+                counters.increment(Counter.OFFLOAD_RING_FULL);   // withdrawn at its next traffic report (onOffloadReport)
             }
         }
         final long liveAt = flows.liveAt[f];

@@ -30,6 +30,7 @@ class OffloadTest
         final List<Request> requests = new ArrayList<>();
         final ArrayDeque<long[]> reports = new ArrayDeque<>();
         boolean full;
+        boolean withdrawalsFull;
 
         @Override
         public boolean offer(final int flow, final int protocol, final int clientAddress, final int clientPort,
@@ -48,6 +49,10 @@ class OffloadTest
         public boolean withdraw(final int flow, final int protocol, final int clientAddress, final int clientPort,
             final int serverAddress, final int serverPort, final int externalPort)
         {
+            if (withdrawalsFull)
+            {
+                return false;
+            }
             requests.add(new Request(false, flow, protocol, clientAddress, clientPort, serverAddress, serverPort,
                 externalPort));
             return true;
@@ -254,8 +259,50 @@ class OffloadTest
             r.serverPort, r.ext), -1, 100, 100, 100, 100);
         nat.engine.tick(nat.now);
         udpFlow(nat, 5);
-        assertEquals(1, k.requests.size(), "refused: not offered again");
-        assertEquals(0, nat.counters.get(Counter.OFFLOAD_PACKETS), "a report about another tuple changes nothing");
+        assertEquals(1, k.requests.stream().filter(Request::offer).count(), "refused: not offered again");
+        assertEquals(0, nat.counters.get(Counter.OFFLOAD_PACKETS), "a report about another tuple counts nothing");
+        assertEquals(List.of(new Request(false, r.flow, r.protocol, r.client, r.clientPort + 1, r.server, r.serverPort,
+            r.ext)), k.requests.subList(1, k.requests.size()), "and is withdrawn: passgate carries no such session");
+    }
+
+    /**
+     * A withdrawal lost to a full ring: the kernel goes on carrying a session passgate ended, and its next traffic
+     * report withdraws it again (a session switched off, evicted or timed out never stays in the kernel).
+     */
+    @Test
+    void aWithdrawalLostToAFullRingIsMadeAgainAtTheKernelsNextTrafficReport()
+    {
+        final NatHarness nat = new NatHarness();
+        final FakeKernel k = kernel(nat);
+        udpFlow(nat, 2);
+        final Request r = k.requests.get(0);
+        k.withdrawalsFull = true;
+        nat.now += 400_000;   // idle past the UDP timeout: passgate ends it, the withdrawal finds the ring full
+        nat.engine.tick(nat.now);
+        assertEquals(0, nat.engine.flows().size());
+        assertEquals(1, nat.counters.get(Counter.OFFLOAD_RING_FULL));
+        assertEquals(1, k.requests.size(), "no withdrawal got through");
+
+        // the kernel still carries it: its traffic report, with the ring still full, is counted and changes nothing
+        k.report(Offload.TRAFFIC, r, -1, 10, 1_000, 10, 1_000);
+        nat.engine.tick(nat.now);
+        assertEquals(1, nat.counters.get(Counter.OFFLOAD_STRAYS));
+        assertEquals(2, nat.counters.get(Counter.OFFLOAD_RING_FULL));
+        assertEquals(1, k.requests.size());
+
+        k.withdrawalsFull = false;
+        k.report(Offload.TRAFFIC, r, -1, 10, 1_000, 10, 1_000);
+        nat.engine.tick(nat.now);
+        assertEquals(List.of(new Request(false, r.flow, r.protocol, r.client, r.clientPort, r.server, r.serverPort,
+            r.ext)), k.requests.subList(1, k.requests.size()), "withdrawn again, with the tuple the kernel carries");
+        assertEquals(2, nat.counters.get(Counter.OFFLOAD_STRAYS));
+        assertEquals(0, nat.counters.get(Counter.OFFLOAD_PACKETS), "no session here counts that traffic");
+        assertEquals(0, nat.engine.flows().size(), "and no session comes back");
+
+        // the kernel's entry ending is no traffic: nothing more to withdraw
+        k.report(Offload.ENDED, r, -1, 0, 0, 0, 0);
+        nat.engine.tick(nat.now);
+        assertEquals(2, k.requests.size());
     }
 
     @Test

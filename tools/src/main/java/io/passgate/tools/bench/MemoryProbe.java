@@ -1,0 +1,107 @@
+package io.passgate.tools.bench;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import io.passgate.tools.lab.Lab;
+import io.passgate.tools.lab.PassgateProcess;
+
+/**
+ * passgate's resident memory in the lab (tools/bin/memory): one passgate started by its launcher (the
+ * launcher's JVM options, plus PASSGATE_JAVA_OPTS), idle, then under iperf3 TCP with 4 streams, then 64-byte
+ * UDP; prints /proc/PID/status's VmRSS, VmHWM, RssAnon and RssFile after each phase, the Java heap
+ * (jcmd GC.heap_info) and, with --nmt, the JVM's native memory summary. Extra arguments go to passgate
+ * (--set KEY=VALUE ...).
+ */
+public final class MemoryProbe
+{
+    private MemoryProbe()
+    {
+    }
+
+    private static String status(final long pid) throws Exception
+    {
+        final StringBuilder b = new StringBuilder();
+        for (final String line : Files.readAllLines(Path.of("/proc/" + pid + "/status")))
+        {
+            for (final String key : new String[] {"VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"})
+            {
+                if (line.startsWith(key + ":"))
+                {
+                    b.append(line.replaceAll("\\s+", " ")).append("; ");
+                }
+            }
+        }
+        return b.toString();
+    }
+
+    public static void main(final String[] args) throws Exception
+    {
+        if (args.length > 0 && ("--help".equals(args[0]) || "-h".equals(args[0])))
+        {
+            System.out.println("""
+                Usage: memory [--nmt] [--seconds S] [passgate options, e.g. --set nat.max-flows=16384]
+                Starts passgate in the lab topology with its launcher's JVM options (plus PASSGATE_JAVA_OPTS),
+                and prints its resident memory (/proc/PID/status: VmRSS, VmHWM, RssAnon, RssFile) idle, after
+                S seconds (default 4) of iperf3 TCP with 4 streams and after S seconds of 64-byte UDP, then its
+                Java heap (jcmd GC.heap_info) and, with --nmt, the JVM's native memory summary. Needs root,
+                iperf3, nft, iptables.""");
+            return;
+        }
+        boolean nmt = false;
+        int seconds = 4;
+        final List<String> extra = new ArrayList<>();
+        for (int i = 0; i < args.length; i++)
+        {
+            if ("--nmt".equals(args[i]))
+            {
+                nmt = true;
+            }
+            else if ("--seconds".equals(args[i]) && i + 1 < args.length)
+            {
+                seconds = Integer.parseInt(args[++i]);
+            }
+            else
+            {
+                extra.add(args[i]);
+            }
+        }
+        final Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        try (Lab lab = Lab.create(1))
+        {
+            final Process tcp = lab.spawn(lab.server(1), null, "iperf3", "-s", "-p", "5201");
+            final Process udp = lab.spawn(lab.server(1), null, "iperf3", "-s", "-p", "5301");
+            final Map<String, String> env = new HashMap<>();
+            final String opts = System.getenv().getOrDefault("PASSGATE_JAVA_OPTS", "");
+            env.put("PASSGATE_JAVA_OPTS", (opts + (nmt ? " -XX:NativeMemoryTracking=summary" : "")).trim());
+            final PassgateProcess pg = lab.spawnPassgate(env, extra.toArray(String[]::new));
+            Thread.sleep(4000);
+            final long pid = pg.pid();
+            System.out.printf(Locale.ROOT, "passgate %s (pid %d)%n", String.join(" ", extra), pid);
+            System.out.println("  idle:          " + status(pid));
+            Lab.exec(lab.client(1), 60_000 + seconds * 1000L, "iperf3", "-c", Lab.serverAddress(1), "-p", "5201",
+                "-t", Integer.toString(seconds), "-P", "4");
+            System.out.println("  after TCP x4:  " + status(pid));
+            Lab.exec(lab.client(1), 60_000 + seconds * 1000L, "iperf3", "-u", "-c", Lab.serverAddress(1), "-p",
+                "5301", "-t", Integer.toString(seconds), "-b", "0", "-l", "64");
+            System.out.println("  after UDP 64B: " + status(pid));
+            if (Files.isExecutable(jcmd))
+            {
+                System.out.println(Lab.exec(null, 20_000, jcmd.toString(), Long.toString(pid), "GC.heap_info").output());
+                if (nmt)
+                {
+                    System.out.println(Lab.exec(null, 20_000, jcmd.toString(), Long.toString(pid),
+                        "VM.native_memory", "summary").output());
+                }
+            }
+            pg.stop();
+            tcp.destroy();
+            udp.destroy();
+        }
+    }
+}

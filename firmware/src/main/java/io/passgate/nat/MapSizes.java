@@ -7,7 +7,7 @@ import org.agrona.collections.Long2LongHashMap;
  * Sizes of the preallocated open-addressing maps (Agrona {@link Long2LongHashMap}): the smallest power of two
  * that holds {@code entries} keys under the load factor, so that a full table never resizes the map (a resize
  * allocates on the packet path) and no slot is spent beyond that. Each slot is 16 bytes: at the default
- * 16 384 sessions a map is 512 KB (it was presized at twice that before the memory work of issue 15).
+ * 8192 sessions a map is 256 KB (the sizing before the memory work of issue 15 gave it twice the slots).
  */
 final class MapSizes
 {

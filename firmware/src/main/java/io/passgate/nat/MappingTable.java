@@ -7,9 +7,11 @@ import org.agrona.collections.Long2LongHashMap;
 /**
  * Endpoint-independent mappings (RFC 4787 REQ-1, RFC 5382 REQ-1): (protocol, internal address, internal
  * port) to one external port of the WAN address, whatever the destination, shared by the mapping's flows.
- * Each external port has at most one owner per port space (no port overloading, RFC 4787 REQ-3): the owner
- * arrays double as the port bitmaps and as the O(1) inbound lookup. The internal-key index is Agrona's
- * {@link Long2LongHashMap} (the key fits one long), presized so it never grows.
+ * Each external port has at most one owner per port space (no port overloading, RFC 4787 REQ-3): an
+ * open-addressing index of (space, external port) to its mapping is both the ports-in-use set and the O(1)
+ * inbound lookup. It is sized by the table's capacity (64 KB at 8192 mappings), not by the six 64 K port
+ * spaces (the per-space owner arrays it replaced held 1.5 MB whatever the table size). The internal-key index
+ * is Agrona's {@link Long2LongHashMap} (the key fits one long), presized so it never grows.
  *
  * <p>Allocation (RFC 4787 REQ-3/4, RFC 6056): keep the internal port when it is free, in this shard's
  * share of the range and not reserved; otherwise a random start in the configured range and a linear probe,
@@ -33,13 +35,21 @@ public final class MappingTable
     private int freeHead;
     private int size;
     private final Long2LongHashMap byInternal;
-    private final int[][] owner = new int[Protocols.SPACES][65536];
+    /** Each mapping's (space, external port) as {@code space << 16 | port}: the key of {@link #portSlots}. */
+    private final int[] extKey;
+    /**
+     * (space, external port) to mapping + 1 (0: empty), linear probing, backward-shift deletion (no
+     * tombstones), at most {@link MapSizes#LOAD_FACTOR} full: a table full of mappings never degrades it.
+     */
+    private final int[] portSlots;
+    private final int portMask;
     /**
      * Ports no generic mapping may take: the helpers' own (UDP 500, 1701, 4500: only a session of their own
-     * protocol may keep them) and the ports the router itself listens on (never). Bits of {@link #RESERVED_HELPER}
-     * and {@link #RESERVED_LISTENER}.
+     * protocol may keep them) and the ports the router itself listens on (never). One bit per (space, port) for
+     * each of {@link #RESERVED_HELPER} and {@link #RESERVED_LISTENER} (96 KB for all six spaces).
      */
-    private final byte[][] reserved = new byte[Protocols.SPACES][65536];
+    private final long[] helperPorts = new long[Protocols.SPACES << 10];
+    private final long[] listenerPorts = new long[Protocols.SPACES << 10];
     public static final int RESERVED_HELPER = 1;
     public static final int RESERVED_LISTENER = 2;
     /** Ports the first shard owns whatever their low bits (the helpers' ports: their traffic is queued there). */
@@ -76,6 +86,9 @@ public final class MappingTable
         flows = new int[capacity];
         helper = new int[capacity];
         next = new int[capacity];
+        extKey = new int[capacity];
+        portSlots = new int[MapSizes.slotsFor(capacity)];
+        portMask = portSlots.length - 1;
         for (int i = 0; i < capacity; i++)
         {
             next[i] = i + 1 < capacity ? i + 1 : NONE;
@@ -102,7 +115,86 @@ public final class MappingTable
     private boolean eligible(final int space, final int port)
     {
         final boolean inRange = space == Protocols.SPACE_ICMP || port < 1024 || (port >= portMin && port <= portMax);
-        return inRange && reserved[space][port] == 0 && ownsPort(space, port);
+        return inRange && reservedBits(space, port) == 0 && ownsPort(space, port);
+    }
+
+    /** The reservation bits of a port ({@link #RESERVED_HELPER}, {@link #RESERVED_LISTENER}). */
+    private int reservedBits(final int space, final int port)
+    {
+        final int word = (space << 10) | (port >>> 6);
+        final long bit = 1L << port;
+        return ((helperPorts[word] & bit) != 0 ? RESERVED_HELPER : 0)
+            | ((listenerPorts[word] & bit) != 0 ? RESERVED_LISTENER : 0);
+    }
+
+    private static int slotOf(final int key, final int mask)
+    {
+        final int h = key * 0x9E3779B9;
+        return (h ^ h >>> 16) & mask;
+    }
+
+    /** The mapping owning (space, port), or {@link #NONE}. */
+    private int owner(final int space, final int port)
+    {
+        final int key = (space << 16) | port;
+        final int[] slots = portSlots;
+        int i = slotOf(key, portMask);
+        int v;
+        while ((v = slots[i]) != 0)
+        {
+            if (extKey[v - 1] == key)
+            {
+                return v - 1;
+            }
+            i = (i + 1) & portMask;
+        }
+        return NONE;
+    }
+
+    private void own(final int m, final int space, final int port)
+    {
+        final int key = (space << 16) | port;
+        extKey[m] = key;
+        int i = slotOf(key, portMask);
+        while (portSlots[i] != 0)
+        {
+            i = (i + 1) & portMask;
+        }
+        portSlots[i] = m + 1;
+    }
+
+    /** Frees mapping m's port: backward-shift deletion keeps every other key reachable from its home slot. */
+    private void disown(final int m)
+    {
+        final int key = extKey[m];
+        int i = slotOf(key, portMask);
+        while (portSlots[i] != m + 1)
+        {
+            if (portSlots[i] == 0)
+            {
+                return;
+            }
+            i = (i + 1) & portMask;
+        }
+        int hole = i;
+        int j = i;
+        while (true)
+        {
+            j = (j + 1) & portMask;
+            final int v = portSlots[j];
+            if (v == 0)
+            {
+                break;
+            }
+            final int home = slotOf(extKey[v - 1], portMask);
+            // move v into the hole unless its home lies cyclically in (hole, j]
+            if (((j - home) & portMask) >= ((j - hole) & portMask))
+            {
+                portSlots[hole] = v;
+                hole = j;
+            }
+        }
+        portSlots[hole] = 0;
     }
 
     private static long key(final int proto, final int addr, final int port)
@@ -123,9 +215,18 @@ public final class MappingTable
     /** Sets or clears reservation bits ({@link #RESERVED_HELPER}, {@link #RESERVED_LISTENER}) of a port. */
     public void reserve(final int space, final int port, final int bits, final boolean value)
     {
-        final boolean wasEligible = eligible(space, port) && owner[space][port] == 0;
-        reserved[space][port] = (byte)(value ? reserved[space][port] | bits : reserved[space][port] & ~bits);
-        final boolean isEligible = eligible(space, port) && owner[space][port] == 0;
+        final boolean wasEligible = eligible(space, port) && owner(space, port) == NONE;
+        final int word = (space << 10) | (port >>> 6);
+        final long bit = 1L << port;
+        if ((bits & RESERVED_HELPER) != 0)
+        {
+            helperPorts[word] = value ? helperPorts[word] | bit : helperPorts[word] & ~bit;
+        }
+        if ((bits & RESERVED_LISTENER) != 0)
+        {
+            listenerPorts[word] = value ? listenerPorts[word] | bit : listenerPorts[word] & ~bit;
+        }
+        final boolean isEligible = eligible(space, port) && owner(space, port) == NONE;
         if (wasEligible != isEligible)
         {
             available[space][rangeOf(space, port)][port & 1] += isEligible ? 1 : -1;
@@ -157,13 +258,13 @@ public final class MappingTable
 
     public boolean isReserved(final int space, final int port)
     {
-        return reserved[space][port] != 0;
+        return reservedBits(space, port) != 0;
     }
 
     /** Whether the router itself listens on the port (reserved with {@link #RESERVED_LISTENER}). */
     public boolean isRouterPort(final int space, final int port)
     {
-        return (reserved[space][port] & RESERVED_LISTENER) != 0;
+        return (reservedBits(space, port) & RESERVED_LISTENER) != 0;
     }
 
     public int find(final int proto, final int addr, final int port)
@@ -174,12 +275,12 @@ public final class MappingTable
     /** The mapping owning an external port, or {@link #NONE}. */
     public int byExternal(final int space, final int port)
     {
-        return owner[space][port & 0xFFFF] - 1;
+        return owner(space, port & 0xFFFF);
     }
 
     public boolean isFree(final int space, final int port)
     {
-        return owner[space][port] == 0;
+        return owner(space, port) == NONE;
     }
 
     /** True when this shard may hand out {@code port} of {@code space}. */
@@ -235,7 +336,7 @@ public final class MappingTable
     /** Creates a mapping on a given external port (a helper's choice); the port must be free. */
     public int createWith(final int proto, final int space, final int addr, final int port, final int ext)
     {
-        if (freeHead == NONE || owner[space][ext] != 0)
+        if (freeHead == NONE || owner(space, ext) != NONE)
         {
             return NONE;
         }
@@ -252,7 +353,7 @@ public final class MappingTable
         extPort[m] = ext;
         flows[m] = 0;
         helper[m] = 0;
-        owner[space][ext] = m + 1;
+        own(m, space, ext);
         byInternal.put(key(proto, addr, port), m);
         size++;
         return m;
@@ -283,10 +384,9 @@ public final class MappingTable
             lo = portMin;
             hi = portMax;
         }
-        final int[] own = owner[space];
-        final byte[] res = reserved[space];
         final int blocking = ownProtocol ? RESERVED_LISTENER : RESERVED_HELPER | RESERVED_LISTENER;
-        if (port >= lo && port <= hi && own[port] == 0 && (res[port] & blocking) == 0 && ownsPort(space, port))
+        if (port >= lo && port <= hi && (reservedBits(space, port) & blocking) == 0 && ownsPort(space, port)
+            && owner(space, port) == NONE)
         {
             lastPreserved = true;
             return port;
@@ -307,7 +407,8 @@ public final class MappingTable
             {
                 p -= span;
             }
-            if (own[p] == 0 && res[p] == 0 && ownsPort(space, p) && (!keepParity || ((p ^ port) & 1) == 0))
+            if ((!keepParity || ((p ^ port) & 1) == 0) && reservedBits(space, p) == 0 && ownsPort(space, p)
+                && owner(space, p) == NONE)
             {
                 return p;
             }
@@ -330,7 +431,7 @@ public final class MappingTable
         final int space = Protocols.space(protocol[m]);
         if (space >= 0)
         {
-            owner[space][extPort[m]] = 0;
+            disown(m);
             if (eligible(space, extPort[m]))
             {
                 available[space][rangeOf(space, extPort[m])][extPort[m] & 1]++;

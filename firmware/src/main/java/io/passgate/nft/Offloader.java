@@ -47,7 +47,8 @@ import org.tinylog.Logger;
  * ({@code esp_in}, {@code esp_out}, {@code gre_in}, {@code gre_in_call}, {@code gre_out}, see
  * {@link RulesetRenderer}), each element's comment naming the session ("passgate SHARD/SESSION"); the dump
  * every second reads their counters (to the server, from it) into TRAFFIC reports, and a tunnel whose elements
- * are gone is handed back. Taking one back deletes its elements one by one.
+ * are gone is handed back. Taking one back reads its counted elements once more (the traffic since the last
+ * dump goes to the totals, as a withdrawn flow's does from its destroy event), then deletes them one by one.
  *
  * <p>The engine side is allocation-free (Agrona one-to-one rings both ways); this thread allocates nothing per
  * flow either.
@@ -461,6 +462,7 @@ public final class Offloader implements AutoCloseable
         {
             if (c.state[f] == CARRIED)
             {
+                countLastTraffic(c, f);
                 removeTunnelElements(c, f);
                 counters.set(Counter.OFFLOAD_LIVE, --live);
                 tunnels--;
@@ -862,6 +864,46 @@ public final class Offloader implements AutoCloseable
         {
             return (int)sent;
         }
+        return receiveElements(mySeq, toServer);
+    }
+
+    /**
+     * A tunnel being taken back: its two counted elements (to the server, from it) are read once more, so the
+     * traffic since the last dump (up to {@link #DUMP_MS}) is counted before they go, as a withdrawn flow's is
+     * from its entry's destroy event.
+     */
+    private void countLastTraffic(final Channel c, final int f)
+    {
+        final boolean gre = c.proto[f] == Protocols.GRE;
+        finalRead = true;
+        try
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                final boolean toServer = i == 0;
+                final UnsafeBuffer b = out.buffer();
+                final int mySeq = seq;
+                final int at = toServer
+                    ? tunnelElement(b, 0, Linux.NFT_MSG_GETSETELEM, gre ? RulesetSpec.GRE_OUT_SET : RulesetSpec.ESP_OUT_SET,
+                        c.client[f], c.server[f], c.serverPort[f], 3, gre, 0, 0, c, f)
+                    : tunnelElement(b, 0, Linux.NFT_MSG_GETSETELEM, gre ? RulesetSpec.GRE_IN_MAP : RulesetSpec.ESP_IN_MAP,
+                        c.server[f], c.ext[f], 0, 2, gre, 0, 0, c, f);
+                final int error = nft.send(out.address(), at) < 0 ? -1 : receiveElements(mySeq, toServer);
+                if (error < 0 && error != -Linux.ENOENT)   // gone already (flushed by hand): nothing left to count
+                {
+                    counters.increment(Counter.OFFLOAD_ERRORS);
+                }
+            }
+        }
+        finally
+        {
+            finalRead = false;
+        }
+    }
+
+    /** Reads the replies to request {@code mySeq} up to its end (done or error/ack); the elements seen, or -errno. */
+    private int receiveElements(final int mySeq, final boolean toServer)
+    {
         int elements = 0;
         final UnsafeBuffer r = dumpIn.buffer();
         while (true)
@@ -930,6 +972,8 @@ public final class Offloader implements AutoCloseable
     private int elementSession;
     private long elementPackets;
     private long elementBytes;
+    /** The elements read are a tunnel's last: their traffic goes to the counters, not to the engine. */
+    private boolean finalRead;
 
     /** One NFTA_LIST_ELEM of a tunnel map's dump: its comment's session, its counter. */
     private void element(final UnsafeBuffer b, final int start, final int end, final boolean toServer)
@@ -1001,6 +1045,13 @@ public final class Offloader implements AutoCloseable
         final long lastBytes = toServer ? c.bytesOut[f] : c.bytesIn[f];
         final long dp = Math.max(0, elementPackets - last);
         final long db = Math.max(0, elementBytes - lastBytes);
+        if (finalRead)
+        {
+            // the engine ends the session (a withdrawal comes only with its removal): the totals, as a flow's
+            counters.add(Counter.OFFLOAD_PACKETS, dp);
+            counters.add(Counter.OFFLOAD_BYTES, db);
+            return;
+        }
         if (dp != 0 && c.tell(Offload.TRAFFIC, f, -1, toServer ? dp : 0, toServer ? db : 0, toServer ? 0 : dp,
             toServer ? 0 : db))
         {

@@ -138,9 +138,25 @@ class OffloaderKernelTest
             assertTrue(!list(ns, "set", "esp_out").contains("22136"), list(ns, "set", "esp_out"));
             assertEquals(1, counters.get(Counter.OFFLOAD_LIVE));
 
-            // the engine ends the call: its three elements go
+            // the call carried traffic since the last dump (its elements re-added with counters set, as the kernel
+            // would count them): the withdrawal reads them once more, so none of it goes uncounted
+            run("ip", "netns", "exec", ns, "nft", "delete", "element", "inet", "passgate", "gre_out",
+                "{ 10.77.0.11 . 203.0.113.10 . 0x4001 }");
+            run("ip", "netns", "exec", ns, "nft", "add", "element", "inet", "passgate", "gre_out",
+                "{ 10.77.0.11 . 203.0.113.10 . 0x4001 counter packets 7 bytes 700 comment \"passgate 0/6\" }");
+            run("ip", "netns", "exec", ns, "nft", "delete", "element", "inet", "passgate", "gre_in",
+                "{ 203.0.113.10 . 0xa01 }");
+            run("ip", "netns", "exec", ns, "nft", "add", "element", "inet", "passgate", "gre_in",
+                "{ 203.0.113.10 . 0xa01 counter packets 3 bytes 330 comment \"passgate 0/6\" : 10.77.0.11 }");
+            final long packetsBefore = counters.get(Counter.OFFLOAD_PACKETS);
+            final long bytesBefore = counters.get(Counter.OFFLOAD_BYTES);
+
+            // the engine ends the call: its three elements go, their last traffic counted
             assertTrue(channel.withdraw(6, Protocols.GRE, CLIENT, 7, SERVER, 0x4001, 0x0a01));
             offloader.doWork(now);
+            assertEquals(packetsBefore + 10, counters.get(Counter.OFFLOAD_PACKETS));
+            assertEquals(bytesBefore + 1030, counters.get(Counter.OFFLOAD_BYTES));
+            assertEquals(List.of(), reports(channel), "the session is gone: nothing is reported to it");
             assertEquals(1, counters.get(Counter.OFFLOAD_WITHDRAWN));
             assertEquals(0, counters.get(Counter.OFFLOAD_LIVE));
             for (final String m : List.of("map gre_in", "map gre_in_call", "set gre_out"))

@@ -246,10 +246,25 @@ class OffloadIT
             System.out.println("offload ESP: 800 packets of two clients' SAs, passgate translated " + translatedHere
                 + ", the kernel counted " + (c(Counter.OFFLOAD_PACKETS) - kernelBefore) + "\n" + tunnels.output());
 
+            // 800 more, and switched off at once (before the writer's next dump, mostly): the SAs' last traffic is
+            // read from the maps as they go, so every packet is counted, by the kernel's counters or passgate's own
+            Thread.sleep(1500);   // a dump (every second) has reported all the traffic before
+            final long kernelAt = E2e.settled(passgate, Counter.OFFLOAD_PACKETS);
+            final long hereAt = c(Counter.IPSEC_ESP_IN) + c(Counter.IPSEC_ESP_OUT);
+            bothEsp(200);
             final long refused = c(Counter.PASSTHROUGH_REFUSED);
             assertEquals(0, Ctl.run(passgate, "disable", "ipsec").status());
             assertTrue(E2e.eventually(3000, () -> tunnelElementsQuietly("map", "esp_in") == 0
                 && tunnelElementsQuietly("set", "esp_out") == 0), "switched off: out of the maps");
+            final long[] last = new long[2];
+            final boolean allCounted = E2e.eventually(3000, () ->
+            {
+                last[0] = c(Counter.OFFLOAD_PACKETS) - kernelAt;
+                last[1] = c(Counter.IPSEC_ESP_IN) + c(Counter.IPSEC_ESP_OUT) - hereAt;
+                return last[0] + last[1] == 800;
+            });
+            assertTrue(allCounted, "800 ESP packets up to the switch-off: the kernel counted " + last[0]
+                + ", passgate translated " + last[1]);
             final List<String> off = espEchoes(1, 2, 1000).get(30, TimeUnit.SECONDS);
             assertEquals(2, off.size(), "switched off: no ESP passes " + off);
             assertTrue(c(Counter.PASSTHROUGH_REFUSED) > refused, "and it is refused, counted");

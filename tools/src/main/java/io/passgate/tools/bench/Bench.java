@@ -39,6 +39,7 @@ public final class Bench
     private int threads = 1;
     private String only;
     private Path reference;
+    private boolean interleave;
 
     /** A router configuration under test. */
     private interface Setup
@@ -60,19 +61,23 @@ public final class Bench
                 case "--threads" -> bench.threads = Integer.parseInt(args[++i]);
                 case "--only" -> bench.only = args[++i];
                 case "--reference" -> bench.reference = Path.of(args[++i]);
+                case "--interleave" -> bench.interleave = true;
                 case "-h", "--help" ->
                 {
                     System.out.println("""
                         Usage: bench [--runs N] [--seconds S] [--tcp-streams N] [--udp-streams N]
                                      [--threads 1|2|4] [--only tcp|udp|esp] [--reference nfq-accept.c]
+                                     [--interleave]
                         Measures LAN-to-WAN throughput through the lab topology for: plain forwarding,
                         kernel masquerade, the C NFQUEUE accept-all reference (batch + GSO), passgate
                         forward (accept-all), passgate NAT without and with offload (settled flows
                         carried by the kernel's conntrack; --threads data-plane threads, one queue each;
                         default 1), TCP with 1 and --tcp-streams streams (default 4), 64-byte UDP, and
                         two LAN clients' plain ESP to one server (passgate's ESP peers; per client);
-                        prints medians, ratios and passgate's memory (RSS, heap). Needs root,
-                        iperf3, nft, iptables (and gcc + libnetfilter-queue-dev for the reference).""");
+                        prints medians, ratios and passgate's memory (RSS, heap). --interleave: --runs
+                        rounds of every setup, one run of each case per round (drift hits all setups
+                        alike), instead of each setup's runs in a row. Needs root, iperf3, nft,
+                        iptables (and gcc + libnetfilter-queue-dev for the reference).""");
                     return;
                 }
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
@@ -166,22 +171,49 @@ public final class Bench
                 udpServers.add(lab.spawn(lab.server(1), null, "iperf3", "-s", "-p", Integer.toString(5301 + i)));
             }
             Thread.sleep(500);
-            for (final Map.Entry<String, Setup> e : setups.entrySet())
+            // sequential: each setup once, all its runs in a row; interleaved: --runs rounds of every setup, one run
+            // of each case per round, so that drift over the bench (heat, the host's other load) hits every setup alike
+            final int rounds = interleave ? runs : 1;
+            final int perRound = interleave ? 1 : runs;
+            final boolean tcpToo = only == null || "tcp".equals(only);
+            final boolean udpToo = only == null || "udp".equals(only);
+            final Map<String, List<double[]>> samples = new LinkedHashMap<>();
+            final Map<String, List<double[]>> espSamples = new LinkedHashMap<>();
+            for (int round = 0; round < rounds; round++)
             {
-                System.out.printf(Locale.ROOT, "%n== %s%n", e.getKey());
-                try (AutoCloseable applied = e.getValue().apply(lab))
+                for (final Map.Entry<String, Setup> e : setups.entrySet())
                 {
-                    final boolean tcpToo = only == null || "tcp".equals(only);
-                    final boolean udpToo = only == null || "udp".equals(only);
-                    final double tcp1 = !tcpToo || tcpStreams == 1 ? Double.NaN : median(lab, true, 1);
-                    final double tcp = !tcpToo ? Double.NaN : median(lab, true, tcpStreams);
-                    final double udp = !udpToo ? Double.NaN : median(lab, false, 0);
-                    results.put(e.getKey(), new double[] {tcp, udp, tcp1});
-                    if (espServer != null && !e.getKey().startsWith("C ") && !e.getKey().contains("accept-all"))
+                    System.out.printf(Locale.ROOT, "%n== %s%s%n", e.getKey(),
+                        interleave ? String.format(Locale.ROOT, " (round %d of %d)", round + 1, rounds) : "");
+                    try (AutoCloseable applied = e.getValue().apply(lab))
                     {
-                        esp.put(e.getKey(), espMedian(lab, espServer));
+                        final List<double[]> mine = samples.computeIfAbsent(e.getKey(), k -> new ArrayList<>());
+                        for (int i = 0; i < perRound; i++)
+                        {
+                            final int run = round * perRound + i + 1;
+                            final double tcp1 = !tcpToo || tcpStreams == 1 ? Double.NaN : once(lab, true, 1, run);
+                            final double tcp = !tcpToo ? Double.NaN : once(lab, true, tcpStreams, run);
+                            final double udp = !udpToo ? Double.NaN : once(lab, false, 0, run);
+                            mine.add(new double[] {tcp, udp, tcp1});
+                        }
+                        if (espServer != null && !e.getKey().startsWith("C ") && !e.getKey().contains("accept-all"))
+                        {
+                            espSamples.computeIfAbsent(e.getKey(), k -> new ArrayList<>())
+                                .addAll(espRuns(lab, espServer, perRound, round * perRound));
+                        }
                     }
                 }
+            }
+            for (final Map.Entry<String, List<double[]>> e : samples.entrySet())
+            {
+                results.put(e.getKey(), new double[] {median(e.getValue(), 0), median(e.getValue(), 1),
+                    median(e.getValue(), 2)});
+            }
+            for (final Map.Entry<String, List<double[]>> e : espSamples.entrySet())
+            {
+                final List<double[]> rows = new ArrayList<>(e.getValue());
+                rows.sort(java.util.Comparator.comparingDouble(v -> v[2]));
+                esp.put(e.getKey(), rows.get(rows.size() / 2));
             }
             tcpServer.destroy();
             udpServers.forEach(Process::destroy);
@@ -202,10 +234,11 @@ public final class Bench
     /**
      * Two LAN clients' plain ESP to one server (passgate's ESP peers, manually keyed SAs 0x5001/0x6001 and
      * 0x5002/0x6002): each SA is bound first (20 echoes per client, in turn), then both clients send 64-byte ESP
-     * payloads as fast as they can for the run's seconds, and the server counts what arrives per SPI. Returns the
-     * median run's delivered packets per second: client 1, client 2, total, and what the clients sent.
+     * payloads as fast as they can for the run's seconds, and the server counts what arrives per SPI. Returns each
+     * run's delivered packets per second: client 1, client 2, total, and what the clients sent.
      */
-    private double[] espMedian(final Lab lab, final IpsecPeers.Server server) throws Exception
+    private List<double[]> espRuns(final Lab lab, final IpsecPeers.Server server, final int count, final int first)
+        throws Exception
     {
         for (int c = 1; c <= 2; c++)
         {
@@ -224,8 +257,8 @@ public final class Bench
             });
         }
         Thread.sleep(1500);   // offload's writer takes settled SAs within its next round
-        final double[][] runsOf = new double[runs][];
-        for (int r = 0; r < runs; r++)
+        final List<double[]> runsOf = new ArrayList<>();
+        for (int r = first; r < first + count; r++)
         {
             server.counting(true);
             final long before1 = server.received(0x5001);
@@ -249,12 +282,11 @@ public final class Bench
             final double d1 = (server.received(0x5001) - before1) / (double)seconds;
             final double d2 = (server.received(0x5002) - before2) / (double)seconds;
             server.counting(false);
-            runsOf[r] = new double[] {d1, d2, d1 + d2, (s1 + s2) / (double)seconds};
+            runsOf.add(new double[] {d1, d2, d1 + d2, (s1 + s2) / (double)seconds});
             System.out.printf(Locale.ROOT, "   ESP 2 clients run %d: client 1 %.0f kpps, client 2 %.0f kpps (sent %.0f kpps)%n",
                 r + 1, d1 / 1e3, d2 / 1e3, (s1 + s2) / (double)seconds / 1e3);
         }
-        Arrays.sort(runsOf, java.util.Comparator.comparingDouble(v -> v[2]));
-        return runsOf[runs / 2];
+        return runsOf;
     }
 
     private void printEsp(final Map<String, double[]> esp)
@@ -299,51 +331,39 @@ public final class Bench
         }
     }
 
-    /** The process's resident set (VmRSS, VmHWM) and its Java heap in use (jcmd GC.heap_info, when jcmd is there). */
+    /** The process's resident set (VmRSS, VmHWM) and its Java heap, every generation (jcmd GC.heap_info, when there). */
     static String memory(final long pid)
     {
-        final StringBuilder b = new StringBuilder();
         try
         {
-            for (final String line : Files.readAllLines(Path.of("/proc/" + pid + "/status")))
-            {
-                if (line.startsWith("VmRSS:") || line.startsWith("VmHWM:"))
-                {
-                    b.append(line.replaceAll("\\s+", " ")).append("; ");
-                }
-            }
-            final Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
-            if (Files.isExecutable(jcmd))
-            {
-                final Lab.Result r = Lab.exec(null, 20_000, jcmd.toString(), Long.toString(pid), "GC.heap_info");
-                final Matcher m = HEAP_USED.matcher(r.output());
-                if (m.find())
-                {
-                    b.append("heap total ").append(m.group(1)).append(", used ").append(m.group(2));
-                }
-            }
+            return ProcessMemory.status(pid, "VmRSS", "VmHWM") + ProcessMemory.heap(pid);
         }
         catch (final IOException e)
         {
-            b.append(e.getMessage());
+            return e.getMessage();
         }
-        return b.toString();
     }
 
-    private static final java.util.regex.Pattern HEAP_USED = java.util.regex.Pattern.compile("total (\\S+), used (\\S+)");
-
-    private double median(final Lab lab, final boolean tcp, final int streams) throws Exception
+    /** One run of one case, printed. */
+    private double once(final Lab lab, final boolean tcp, final int streams, final int run) throws Exception
     {
-        final double[] values = new double[runs];
-        for (int r = 0; r < runs; r++)
+        final double value = tcp ? tcpOnce(lab, streams) : udpOnce(lab);
+        System.out.printf(Locale.ROOT, "   %s run %d: %s%n", tcp ? "TCP x" + streams : "UDP 64B", run,
+            tcp ? String.format(Locale.ROOT, "%.2f Gbit/s", value / 1e9)
+                : String.format(Locale.ROOT, "%.0f kpps", value / 1e3));
+        return value;
+    }
+
+    /** The median of column {@code column} of the runs (NaN for a case not measured). */
+    static double median(final List<double[]> runs, final int column)
+    {
+        final double[] values = new double[runs.size()];
+        for (int i = 0; i < values.length; i++)
         {
-            values[r] = tcp ? tcpOnce(lab, streams) : udpOnce(lab);
-            System.out.printf(Locale.ROOT, "   %s run %d: %s%n", tcp ? "TCP x" + streams : "UDP 64B", r + 1,
-                tcp ? String.format(Locale.ROOT, "%.2f Gbit/s", values[r] / 1e9)
-                    : String.format(Locale.ROOT, "%.0f kpps", values[r] / 1e3));
+            values[i] = runs.get(i)[column];
         }
         Arrays.sort(values);
-        return values[runs / 2];
+        return values.length == 0 ? Double.NaN : values[values.length / 2];
     }
 
     private double tcpOnce(final Lab lab, final int streams) throws Exception
@@ -427,8 +447,9 @@ public final class Bench
     {
         final double[] plain = results.get("plain forwarding");
         final double[] masq = results.get("kernel masquerade");
-        System.out.printf(Locale.ROOT, "%nMedians of %d runs of %d s (TCP: %d streams; UDP: %d x 64-byte streams, "
-            + "counted at the receiver)%n", runs, seconds, tcpStreams, udpStreams);
+        System.out.printf(Locale.ROOT, "%nMedians of %d runs of %d s%s (TCP: %d streams; UDP: %d x 64-byte streams, "
+            + "counted at the receiver)%n", runs, seconds, interleave ? ", setups interleaved" : "", tcpStreams,
+            udpStreams);
         System.out.printf(Locale.ROOT, "%-32s %11s %7s %11s %7s %7s %10s %7s %7s%n", "", "TCP1 Gb/s", "x masq",
             "TCP" + tcpStreams + " Gb/s", "x plain", "x masq", "UDP kpps", "x plain", "x masq");
         for (final Map.Entry<String, double[]> e : results.entrySet())

@@ -26,18 +26,7 @@ public final class MemoryProbe
 
     private static String status(final long pid) throws Exception
     {
-        final StringBuilder b = new StringBuilder();
-        for (final String line : Files.readAllLines(Path.of("/proc/" + pid + "/status")))
-        {
-            for (final String key : new String[] {"VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"})
-            {
-                if (line.startsWith(key + ":"))
-                {
-                    b.append(line.replaceAll("\\s+", " ")).append("; ");
-                }
-            }
-        }
-        return b.toString();
+        return ProcessMemory.status(pid, "VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads");
     }
 
     public static void main(final String[] args) throws Exception
@@ -71,7 +60,7 @@ public final class MemoryProbe
                 extra.add(args[i]);
             }
         }
-        final Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        final Path jcmd = ProcessMemory.jcmd();
         try (Lab lab = Lab.create(1))
         {
             final Process tcp = lab.spawn(lab.server(1), null, "iperf3", "-s", "-p", "5201");
@@ -92,7 +81,9 @@ public final class MemoryProbe
             System.out.println("  after UDP 64B: " + status(pid));
             if (Files.isExecutable(jcmd))
             {
-                System.out.println(Lab.exec(null, 20_000, jcmd.toString(), Long.toString(pid), "GC.heap_info").output());
+                final String heapInfo = Lab.exec(null, 20_000, jcmd.toString(), Long.toString(pid), "GC.heap_info").output();
+                System.out.println("  " + ProcessMemory.heapOf(heapInfo));
+                System.out.println(heapInfo);
                 if (nmt)
                 {
                     System.out.println(Lab.exec(null, 20_000, jcmd.toString(), Long.toString(pid),

@@ -1,0 +1,71 @@
+package io.passgate.tools.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import io.passgate.tools.lab.Lab;
+
+/** A process's memory as the bench and the memory probe print it: /proc/PID/status lines and the JVM's heap. */
+final class ProcessMemory
+{
+    /** One generation of GC.heap_info: "DefNew total 1856K, used 581K", "Tenured total 14336K, used 8712K". */
+    private static final Pattern GENERATION = Pattern.compile("(?m)^(\\w+)\\s+total (\\d+)K, used (\\d+)K");
+
+    private ProcessMemory()
+    {
+    }
+
+    /** The lines of /proc/PID/status named by {@code keys}, in the file's order, whitespace squeezed. */
+    static String status(final long pid, final String... keys) throws IOException
+    {
+        final StringBuilder b = new StringBuilder();
+        for (final String line : Files.readAllLines(Path.of("/proc/" + pid + "/status")))
+        {
+            for (final String key : keys)
+            {
+                if (line.startsWith(key + ":"))
+                {
+                    b.append(line.replaceAll("\\s+", " ")).append("; ");
+                }
+            }
+        }
+        return b.toString();
+    }
+
+    /** The Java heap from {@code jcmd PID GC.heap_info}: every generation's committed and used size, and the sum. */
+    static String heap(final long pid) throws IOException
+    {
+        final Path jcmd = jcmd();
+        if (!Files.isExecutable(jcmd))
+        {
+            return "";
+        }
+        return heapOf(Lab.exec(null, 20_000, jcmd.toString(), Long.toString(pid), "GC.heap_info").output());
+    }
+
+    /** {@link #heap} of GC.heap_info's text. */
+    static String heapOf(final String heapInfo)
+    {
+        final Matcher m = GENERATION.matcher(heapInfo);
+        final StringBuilder b = new StringBuilder();
+        long total = 0;
+        long used = 0;
+        while (m.find())
+        {
+            final long t = Long.parseLong(m.group(2));
+            final long u = Long.parseLong(m.group(3));
+            b.append(m.group(1)).append(' ').append(u).append("K of ").append(t).append("K, ");
+            total += t;
+            used += u;
+        }
+        return b.length() == 0 ? "" : "heap used " + used + "K of " + total + "K (" + b.substring(0, b.length() - 2) + ")";
+    }
+
+    static Path jcmd()
+    {
+        return Path.of(System.getProperty("java.home"), "bin", "jcmd");
+    }
+}

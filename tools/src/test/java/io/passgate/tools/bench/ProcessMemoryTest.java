@@ -1,0 +1,33 @@
+package io.passgate.tools.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+class ProcessMemoryTest
+{
+    @Test
+    void theHeapIsEveryGenerationNotTheFirstOne()
+    {
+        final String serial = """
+            12345:
+            DefNew     total 1856K, used 581K [0x00000000fe000000, 0x00000000fe200000, 0x00000000fe200000)
+             eden space 1664K,  33% used [0x00000000fe000000, 0x00000000fe08b730, 0x00000000fe1a0000)
+             from space 192K,  12% used [0x00000000fe1d0000, 0x00000000fe1d6048, 0x00000000fe200000)
+             to   space 192K,   0% used [0x00000000fe1a0000, 0x00000000fe1a0000, 0x00000000fe1d0000)
+            Tenured    total 14336K, used 8712K [0x00000000fe200000, 0x00000000ff000000, 0x0000000100000000)
+             the  space 14336K,  60% used [0x00000000fe200000, 0x00000000fea82210, 0x00000000ff000000)
+            """;
+        assertEquals("heap used 9293K of 16192K (DefNew 581K of 1856K, Tenured 8712K of 14336K)",
+            ProcessMemory.heapOf(serial));
+        assertEquals("", ProcessMemory.heapOf("12345:\nno heap here\n"));
+    }
+
+    @Test
+    void statusLinesOfThisProcess() throws Exception
+    {
+        final String s = ProcessMemory.status(ProcessHandle.current().pid(), "VmRSS", "Threads");
+        assertTrue(s.matches("VmRSS: \\d+ kB; Threads: \\d+; "), s);
+    }
+}

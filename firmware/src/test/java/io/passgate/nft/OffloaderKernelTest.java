@@ -31,7 +31,7 @@ class OffloaderKernelTest
     private static final int CLIENT = Ipv4Header.parse("10.77.0.11");
     private static final int SERVER = Ipv4Header.parse("203.0.113.10");
 
-    private static String run(final String... command) throws IOException, InterruptedException
+    static String run(final String... command) throws IOException, InterruptedException
     {
         final Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         final String out = new String(p.getInputStream().readAllBytes());
@@ -64,7 +64,7 @@ class OffloaderKernelTest
         return out;
     }
 
-    private interface Exercise
+    interface Exercise
     {
         String run(String ns) throws Exception;
     }
@@ -175,7 +175,8 @@ class OffloaderKernelTest
         return run("ip", "netns", "exec", ns, "nft", "list", kind, "inet", "passgate", name);
     }
 
-    private static void inNamespace(final Exercise exercise) throws Exception
+    /** Runs the exercise on a thread inside a new namespace that holds passgate's rendered table (offload on). */
+    static void inNamespace(final Exercise exercise) throws Exception
     {
         final String ns = "pgoffload" + ProcessHandle.current().pid();
         run("ip", "netns", "add", ns);

@@ -715,22 +715,30 @@ public final class Offloader implements AutoCloseable
     private void removeTunnelElements(final Channel c, final int f)
     {
         final int type = Linux.NFT_MSG_DELSETELEM;
-        if (c.proto[f] == Protocols.ESP)
+        final UnsafeBuffer b = out.buffer();
+        removeOne(countedElement(b, batch(b, 0, Linux.NFNL_MSG_BATCH_BEGIN), type, c, f, true));
+        removeOne(countedElement(b, batch(b, 0, Linux.NFNL_MSG_BATCH_BEGIN), type, c, f, false));
+        if (c.proto[f] == Protocols.GRE)
         {
-            removeOne(tunnelElement(out.buffer(), batch(out.buffer(), 0, Linux.NFNL_MSG_BATCH_BEGIN), type,
-                RulesetSpec.ESP_OUT_SET, c.client[f], c.server[f], c.serverPort[f], 3, false, 0, 0, c, f));
-            removeOne(tunnelElement(out.buffer(), batch(out.buffer(), 0, Linux.NFNL_MSG_BATCH_BEGIN), type,
-                RulesetSpec.ESP_IN_MAP, c.server[f], c.ext[f], 0, 2, false, 0, 0, c, f));
-        }
-        else
-        {
-            removeOne(tunnelElement(out.buffer(), batch(out.buffer(), 0, Linux.NFNL_MSG_BATCH_BEGIN), type,
-                RulesetSpec.GRE_OUT_SET, c.client[f], c.server[f], c.serverPort[f], 3, true, 0, 0, c, f));
-            removeOne(tunnelElement(out.buffer(), batch(out.buffer(), 0, Linux.NFNL_MSG_BATCH_BEGIN), type,
-                RulesetSpec.GRE_IN_MAP, c.server[f], c.ext[f], 0, 2, true, 0, 0, c, f));
-            removeOne(tunnelElement(out.buffer(), batch(out.buffer(), 0, Linux.NFNL_MSG_BATCH_BEGIN), type,
+            removeOne(tunnelElement(b, batch(b, 0, Linux.NFNL_MSG_BATCH_BEGIN), type,
                 RulesetSpec.GRE_IN_CALL_MAP, c.server[f], c.ext[f], 0, 2, true, 0, 0, c, f));
         }
+    }
+
+    /**
+     * One of a tunnel's two counted elements as message {@code type} (no data, no comment): to the server, its
+     * out set's (client . server . the server's SPI or Call ID), else its in map's (server . the inbound SPI or
+     * the Call ID passgate gave).
+     */
+    private int countedElement(final UnsafeBuffer b, final int start, final int type, final Channel c, final int f,
+        final boolean toServer)
+    {
+        final boolean gre = c.proto[f] == Protocols.GRE;
+        return toServer
+            ? tunnelElement(b, start, type, gre ? RulesetSpec.GRE_OUT_SET : RulesetSpec.ESP_OUT_SET, c.client[f],
+                c.server[f], c.serverPort[f], 3, gre, 0, 0, c, f)
+            : tunnelElement(b, start, type, gre ? RulesetSpec.GRE_IN_MAP : RulesetSpec.ESP_IN_MAP, c.server[f], c.ext[f],
+                0, 2, gre, 0, 0, c, f);
     }
 
     private void removeOne(final int length)
@@ -874,21 +882,16 @@ public final class Offloader implements AutoCloseable
      */
     private void countLastTraffic(final Channel c, final int f)
     {
-        final boolean gre = c.proto[f] == Protocols.GRE;
         finalRead = true;
         try
         {
             for (int i = 0; i < 2; i++)
             {
                 final boolean toServer = i == 0;
-                final UnsafeBuffer b = out.buffer();
                 final int mySeq = seq;
-                final int at = toServer
-                    ? tunnelElement(b, 0, Linux.NFT_MSG_GETSETELEM, gre ? RulesetSpec.GRE_OUT_SET : RulesetSpec.ESP_OUT_SET,
-                        c.client[f], c.server[f], c.serverPort[f], 3, gre, 0, 0, c, f)
-                    : tunnelElement(b, 0, Linux.NFT_MSG_GETSETELEM, gre ? RulesetSpec.GRE_IN_MAP : RulesetSpec.ESP_IN_MAP,
-                        c.server[f], c.ext[f], 0, 2, gre, 0, 0, c, f);
-                final int error = nft.send(out.address(), at) < 0 ? -1 : receiveElements(mySeq, toServer);
+                final int at = countedElement(out.buffer(), 0, Linux.NFT_MSG_GETSETELEM, c, f, toServer);
+                final long sent = nft.send(out.address(), at);
+                final int error = sent < 0 ? (int)sent : receiveElements(mySeq, toServer);
                 if (error < 0 && error != -Linux.ENOENT)   // gone already (flushed by hand): nothing left to count
                 {
                     counters.increment(Counter.OFFLOAD_ERRORS);

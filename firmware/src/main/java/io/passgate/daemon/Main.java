@@ -286,12 +286,17 @@ public final class Main
         return b.toString();
     }
 
+    /** Log lines with their own time stamp, for a terminal or a file. */
+    static final String DATED_FORMAT = "{date:yyyy-MM-dd HH:mm:ss.SSS} {level}: {message}";
+    /** Log lines for the systemd journal, which stamps every line itself. */
+    static final String JOURNAL_FORMAT = "{level}: {message}";
+
     static void configureLogging(final String level)
     {
         try
         {
             Configuration.set("writer", "console");
-            Configuration.set("writer.format", "{date:yyyy-MM-dd HH:mm:ss.SSS} {level}: {message}");
+            Configuration.set("writer.format", logFormat(System.getenv("JOURNAL_STREAM"), stdoutIdentity()));
             Configuration.set("writer.level", level);
             Configuration.set("writer.stream", "out");
             Configuration.set("writingthread", "true");
@@ -300,6 +305,36 @@ public final class Main
         catch (final UnsupportedOperationException ignore)
         {
             // already frozen (logging used before): keep what is set
+        }
+    }
+
+    /**
+     * The log format: without passgate's own date when standard output is the systemd journal, which stamps each
+     * line (and the date formatter's java.time and locale classes cost about 1 MB of class metadata). systemd
+     * sets JOURNAL_STREAM to "device:inode" of the journal stream it connected; like sd_journal_stream_fd's
+     * users, the variable counts only when that is still standard output (a child whose output was redirected
+     * inherits the variable, not the stream).
+     *
+     * @param journalStream JOURNAL_STREAM, or null.
+     * @param stdout        "device:inode" of standard output, or null when unknown.
+     */
+    static String logFormat(final String journalStream, final String stdout)
+    {
+        return journalStream != null && !journalStream.isEmpty() && journalStream.equals(stdout) ? JOURNAL_FORMAT
+            : DATED_FORMAT;
+    }
+
+    /** "device:inode" of standard output (as systemd writes JOURNAL_STREAM), or null. */
+    static String stdoutIdentity()
+    {
+        try
+        {
+            final Map<String, Object> a = java.nio.file.Files.readAttributes(Path.of("/proc/self/fd/1"), "unix:dev,ino");
+            return a.get("dev") + ":" + a.get("ino");
+        }
+        catch (final Exception e)
+        {
+            return null;
         }
     }
 }

@@ -15,7 +15,8 @@ import io.passgate.tools.lab.PassgateProcess;
  * passgate's resident memory in the lab (tools/bin/memory): one passgate started by its launcher (the
  * launcher's JVM options, plus PASSGATE_JAVA_OPTS), idle, then under iperf3 TCP with 4 streams, then 64-byte
  * UDP; prints /proc/PID/status's VmRSS, VmHWM, RssAnon and RssFile after each phase, the Java heap
- * (jcmd GC.heap_info) and, with --nmt, the JVM's native memory summary. Extra arguments go to passgate
+ * (jcmd GC.heap_info), with --nmt the JVM's native memory summary and with --histogram the live heap's
+ * biggest classes. Extra arguments go to passgate
  * (--set KEY=VALUE ...).
  */
 public final class MemoryProbe
@@ -34,15 +35,20 @@ public final class MemoryProbe
         if (args.length > 0 && ("--help".equals(args[0]) || "-h".equals(args[0])))
         {
             System.out.println("""
-                Usage: memory [--nmt] [--seconds S] [passgate options, e.g. --set nat.max-flows=16384]
+                Usage: memory [--nmt] [--histogram] [--journal] [--seconds S] [passgate options, e.g. --set nat.max-flows=16384]
                 Starts passgate in the lab topology with its launcher's JVM options (plus PASSGATE_JAVA_OPTS),
-                and prints its resident memory (/proc/PID/status: VmRSS, VmHWM, RssAnon, RssFile) idle, after
+                and prints its resident memory (/proc/PID/status: VmRSS, VmHWM, RssAnon, RssFile) idle (and its
+                threads' wake-ups per second over 5 s idle: context switches by thread name), after
                 S seconds (default 4) of iperf3 TCP with 4 streams and after S seconds of 64-byte UDP, then its
-                Java heap (jcmd GC.heap_info) and, with --nmt, the JVM's native memory summary. Needs root,
-                iperf3, nft, iptables.""");
+                Java heap (jcmd GC.heap_info), with --nmt the JVM's native memory summary and with --histogram
+                the 30 biggest classes of the live heap (jcmd GC.class_histogram). --journal: as under systemd
+                with its output to the journal (JOURNAL_STREAM names its output, so it logs without its own
+                date). Needs root, iperf3, nft, iptables.""");
             return;
         }
         boolean nmt = false;
+        boolean histogram = false;
+        boolean journal = false;
         int seconds = 4;
         final List<String> extra = new ArrayList<>();
         for (int i = 0; i < args.length; i++)
@@ -50,6 +56,14 @@ public final class MemoryProbe
             if ("--nmt".equals(args[i]))
             {
                 nmt = true;
+            }
+            else if ("--journal".equals(args[i]))
+            {
+                journal = true;
+            }
+            else if ("--histogram".equals(args[i]))
+            {
+                histogram = true;
             }
             else if ("--seconds".equals(args[i]) && i + 1 < args.length)
             {
@@ -68,11 +82,19 @@ public final class MemoryProbe
             final Map<String, String> env = new HashMap<>();
             final String opts = System.getenv().getOrDefault("PASSGATE_JAVA_OPTS", "");
             env.put("PASSGATE_JAVA_OPTS", (opts + (nmt ? " -XX:NativeMemoryTracking=summary" : "")).trim());
+            if (journal)
+            {
+                env.put(Lab.JOURNAL_STREAM, Lab.AS_JOURNAL);
+            }
             final PassgateProcess pg = lab.spawnPassgate(env, extra.toArray(String[]::new));
             Thread.sleep(4000);
             final long pid = pg.pid();
-            System.out.printf(Locale.ROOT, "passgate %s (pid %d)%n", String.join(" ", extra), pid);
+            System.out.printf(Locale.ROOT, "passgate %s%s (pid %d)%n", String.join(" ", extra), journal ? " (journal)" : "", pid);
             System.out.println("  idle:          " + status(pid));
+            final Map<String, Long> before = ProcessMemory.switches(pid);
+            Thread.sleep(5000);
+            System.out.println("  idle wake-ups: " + ProcessMemory.wakeups(before, ProcessMemory.switches(pid), 5000)
+                + " (context switches over 5 s, by thread)");
             Lab.exec(lab.client(1), 60_000 + seconds * 1000L, "iperf3", "-c", Lab.serverAddress(1), "-p", "5201",
                 "-t", Integer.toString(seconds), "-P", "4");
             System.out.println("  after TCP x4:  " + status(pid));
@@ -88,6 +110,16 @@ public final class MemoryProbe
                 {
                     System.out.println(Lab.exec(null, 20_000, jcmd.toString(), Long.toString(pid),
                         "VM.native_memory", "summary").output());
+                }
+                if (histogram)
+                {
+                    final String[] lines = Lab.exec(null, 20_000, jcmd.toString(), Long.toString(pid),
+                        "GC.class_histogram").output().split("\n");
+                    for (int i = 0; i < Math.min(lines.length, 33); i++)
+                    {
+                        System.out.println(lines[i]);
+                    }
+                    System.out.println(lines[lines.length - 1]);
                 }
             }
             pg.stop();

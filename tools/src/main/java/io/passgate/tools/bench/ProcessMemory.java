@@ -35,6 +35,66 @@ final class ProcessMemory
         return b.toString();
     }
 
+    /**
+     * Context switches (voluntary and not) per thread name of process {@code pid}: each thread's count from
+     * /proc/PID/task/TID/status, summed over threads of the same name.
+     */
+    static java.util.Map<String, Long> switches(final long pid) throws IOException
+    {
+        final java.util.Map<String, Long> out = new java.util.TreeMap<>();
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task")))
+        {
+            for (final Path task : tasks.toList())
+            {
+                try
+                {
+                    String name = "?";
+                    long n = 0;
+                    for (final String line : Files.readAllLines(task.resolve("status")))
+                    {
+                        if (line.startsWith("Name:"))
+                        {
+                            name = line.substring(5).trim();
+                        }
+                        else if (line.startsWith("voluntary_ctxt_switches:") || line.startsWith("nonvoluntary_ctxt_switches:"))
+                        {
+                            n += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                        }
+                    }
+                    out.merge(name, n, Long::sum);
+                }
+                catch (final IOException | NumberFormatException e)
+                {
+                    // the thread ended meanwhile
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Wake-ups per second and thread name between two {@link #switches} samples {@code ms} apart, busiest first. */
+    static String wakeups(final java.util.Map<String, Long> before, final java.util.Map<String, Long> after, final long ms)
+    {
+        final java.util.List<java.util.Map.Entry<String, Long>> d = new java.util.ArrayList<>();
+        long total = 0;
+        for (final java.util.Map.Entry<String, Long> e : after.entrySet())
+        {
+            final long n = e.getValue() - before.getOrDefault(e.getKey(), 0L);
+            total += n;
+            if (n * 1000 / ms >= 1)
+            {
+                d.add(java.util.Map.entry(e.getKey(), n));
+            }
+        }
+        d.sort((a, b) -> Long.compare(b.getValue(), a.getValue()));
+        final StringBuilder b = new StringBuilder(String.format(java.util.Locale.ROOT, "%.1f/s in all", total * 1000.0 / ms));
+        for (final java.util.Map.Entry<String, Long> e : d)
+        {
+            b.append(String.format(java.util.Locale.ROOT, "; %s %.1f/s", e.getKey(), e.getValue() * 1000.0 / ms));
+        }
+        return b.toString();
+    }
+
     /** The Java heap from {@code jcmd PID GC.heap_info}: every generation's committed and used size, and the sum. */
     static String heap(final long pid) throws IOException
     {

@@ -380,6 +380,11 @@ public final class Lab implements AutoCloseable
      * Starts passgate as {@link #startPassgate} does (afresh: the state files an earlier one in this lab left are
      * removed), with {@code env} added to its environment; does not wait.
      */
+    /** The environment variable systemd sets when a service's standard output is the journal. */
+    public static final String JOURNAL_STREAM = "JOURNAL_STREAM";
+    /** As JOURNAL_STREAM's value in spawnPassgate's env: name passgate's log file, as systemd names the journal's stream. */
+    public static final String AS_JOURNAL = "@log";
+
     public PassgateProcess spawnPassgate(final Map<String, String> env, final String... extra) throws IOException
     {
         return spawn(env, false, extra);
@@ -402,7 +407,18 @@ public final class Lab implements AutoCloseable
         final Path state = workDir.resolve("state");
         final Path log = workDir.resolve("passgate-" + System.nanoTime() + ".log");
         final List<String> command = new ArrayList<>(List.of("env"));
-        env.forEach((key, value) -> command.add(key + "=" + value));
+        for (final Map.Entry<String, String> e : env.entrySet())
+        {
+            String value = e.getValue();
+            if (JOURNAL_STREAM.equals(e.getKey()) && AS_JOURNAL.equals(value))
+            {
+                // as systemd does for a service whose output is the journal: the stream's "device:inode"
+                Files.createFile(log);
+                final Map<String, Object> a = Files.readAttributes(log, "unix:dev,ino");
+                value = a.get("dev") + ":" + a.get("ino");
+            }
+            command.add(e.getKey() + "=" + value);
+        }
         command.addAll(List.of(home().resolve("bin/passgate").toString(),
             "--lan-if", LAN_IF, "--wan-if", WAN_IF, "--wan-address", "auto",
             "--set", "runtime-dir=" + run, "--set", "state-dir=" + state));

@@ -3,9 +3,11 @@
 # flood ping and a TCP transfer from client1 through passgate's NAT to the server; /proc/PID/status and the
 # mappings that hold the most (smaps). A measurement, not a pass/fail bound (memory is shown by scripted runs,
 # never asserted): `tools/bin/vm-test pi-memory` (manual: not in the default run). TCG emulates the CPU, so the
-# traffic is slow; what it shows is the memory of the aarch64 JVM and passgate's tables, not speed.
+# traffic is slow; what it shows is the memory of the aarch64 JVM and passgate's tables, not speed. The guest
+# has 512 MB, a Pi Zero 2 W's, so nat.max-flows = auto sizes the tables as it would there.
 # vm-arch: arm64
 # vm-manual: yes
+# vm-mem: 512
 # vm-plug: tools/vm/plug-passgate --lan-if br-lan --wan-if wan0 --wan-address 10.0.0.1
 # vm-timeout: 1200
 need_topology
@@ -25,6 +27,9 @@ if [ -z "$pid" ]; then
 else
     sleep 20   # start-up's compilations and the first status publications settle
     echo "java: $(readlink -f /proc/$pid/exe); $(tr '\0' ' ' < /proc/$pid/cmdline | grep -o -- '-Xm[sxn][0-9a-z]*' | tr '\n' ' ')"
+    echo "memory: $(grep MemTotal /proc/meminfo)"
+    inns router sh -c 'cd /plug && tools/bin/passgate --lan-if br-lan --wan-if wan0 --wan-address 10.0.0.1 --check-config' \
+        | grep '^nat.max-flows' || t_fail 'passgate --check-config'
     idle=$(memline "$pid")
     echo "idle: $idle"
     top_maps "$pid"

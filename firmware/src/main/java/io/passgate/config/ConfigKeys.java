@@ -58,7 +58,7 @@ public final class ConfigKeys
     public static final String LOG_LEVEL_DEFAULT = "info";
 
     public static final String NAT_MAX_FLOWS_PROP_NAME = "nat.max-flows";
-    public static final String NAT_MAX_FLOWS_DEFAULT = "8192";
+    public static final String NAT_MAX_FLOWS_DEFAULT = "auto";
     public static final String NAT_PORT_RANGE_PROP_NAME = "nat.port-range";
     public static final String NAT_PORT_RANGE_DEFAULT = "1024-65535";
     public static final String NAT_PORT_PARITY_PROP_NAME = "nat.port-parity";

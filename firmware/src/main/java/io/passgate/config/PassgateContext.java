@@ -167,7 +167,15 @@ public final class PassgateContext
         runtimeDir = v.path(RUNTIME_DIR_PROP_NAME);
         stateDir = v.path(STATE_DIR_PROP_NAME);
         logLevel = v.choice(LOG_LEVEL_PROP_NAME, "trace", "debug", "info", "warn", "error");
-        natMaxFlows = v.integer(NAT_MAX_FLOWS_PROP_NAME, 64, 1 << 22);
+        if ("auto".equals(v.text(NAT_MAX_FLOWS_PROP_NAME)))
+        {
+            natMaxFlows = autoMaxFlows(memTotalKb());
+            v.effective.put(NAT_MAX_FLOWS_PROP_NAME, natMaxFlows + " (auto)");
+        }
+        else
+        {
+            natMaxFlows = v.integer(NAT_MAX_FLOWS_PROP_NAME, 64, 1 << 22);
+        }
         final int[] range = v.portRange(NAT_PORT_RANGE_PROP_NAME);
         natPortMin = range[0];
         natPortMax = range[1];
@@ -408,6 +416,41 @@ public final class PassgateContext
     public String logLevel()
     {
         return logLevel;
+    }
+
+    /** Below this much memory (MemTotal, kB: a 512 MB Pi Zero 2 W, a 1 GB Pi 3) "auto" sizes the tables smaller. */
+    static final long SMALL_BOARD_KB = 1L << 20;
+
+    /**
+     * nat.max-flows = auto: sessions per dataplane thread for a board with {@code memTotalKb} of memory (0 when
+     * unknown). 4 096 below 1 GiB, like the kernel's own conntrack table on a 512 MB board, so the default
+     * configuration stays small beside the rest of the system; 8 192 from 1 GiB on (within the launcher's
+     * -Xmx32m for up to 4 threads). More is a number here and a bigger heap (README, "Memory").
+     */
+    static int autoMaxFlows(final long memTotalKb)
+    {
+        return memTotalKb > 0 && memTotalKb >= SMALL_BOARD_KB ? 8192 : 4096;
+    }
+
+    /** MemTotal from /proc/meminfo in kB, or 0 when it cannot be read. */
+    static long memTotalKb()
+    {
+        try
+        {
+            for (final String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo")))
+            {
+                if (line.startsWith("MemTotal:"))
+                {
+                    final String[] f = line.trim().split("\\s+");
+                    return f.length >= 2 ? Long.parseLong(f[1]) : 0;
+                }
+            }
+        }
+        catch (final java.io.IOException | RuntimeException e)
+        {
+            // unknown: the small size
+        }
+        return 0;
     }
 
     public int natMaxFlows()

@@ -30,6 +30,24 @@ class PassgateContextTest
     }
 
     @Test
+    void autoTablesAreSizedByTheBoardsMemory() throws Exception
+    {
+        assertEquals(4096, PassgateContext.autoMaxFlows(443_000), "Pi Zero 2 W: 512 MB less the GPU's share");
+        assertEquals(4096, PassgateContext.autoMaxFlows(940_000), "Pi 3: 1 GB");
+        assertEquals(8192, PassgateContext.autoMaxFlows(1_900_000), "Pi 4, 2 GB");
+        assertEquals(8192, PassgateContext.autoMaxFlows(8_000_000), "Pi 5, 8 GB");
+        assertEquals(4096, PassgateContext.autoMaxFlows(0), "unknown: the small size");
+        assertTrue(PassgateContext.memTotalKb() > 0, "this machine's /proc/meminfo");
+        final PassgateContext set = conclude("lan-interface = eth0", "wan-interface = eth1", "wan-address = auto",
+            "nat.max-flows = 20000");
+        assertEquals(20000, set.natMaxFlows());
+        assertEquals("20000", set.effective().get("nat.max-flows"));
+        final ConfigException bad = assertThrows(ConfigException.class, () -> conclude("lan-interface = eth0",
+            "wan-interface = eth1", "wan-address = auto", "nat.max-flows = lots"));
+        assertTrue(bad.getMessage().contains("nat.max-flows"), bad.getMessage());
+    }
+
+    @Test
     void theThreeEssentialsAreEnough() throws Exception
     {
         final PassgateContext ctx = conclude("lan-interface = eth0", "wan-interface = eth1", "wan-address = auto");
@@ -38,7 +56,8 @@ class PassgateContextTest
         assertTrue(ctx.translate());
         assertTrue(ctx.failOpen());
         assertEquals(1, ctx.threads());
-        assertEquals(8192, ctx.natMaxFlows());
+        assertEquals(PassgateContext.autoMaxFlows(PassgateContext.memTotalKb()), ctx.natMaxFlows());
+        assertEquals(ctx.natMaxFlows() + " (auto)", ctx.effective().get("nat.max-flows"));
         assertEquals(300, ctx.natUdpTimeoutS());
         assertEquals(7440, ctx.natTcpEstablishedTimeoutS());
         assertEquals(8 << 20, ctx.queueReceiveBuffer());

@@ -1,6 +1,7 @@
 package io.passgate.nft;
 
 import java.io.IOException;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,6 +12,7 @@ import io.passgate.counters.CounterSet;
 import io.passgate.nat.Offload;
 import io.passgate.nat.Protocols;
 import io.passgate.nfq.Netlink;
+import io.passgate.sys.EventFd;
 import io.passgate.sys.Linux;
 import io.passgate.sys.NativeBuffer;
 import io.passgate.sys.NetlinkSocket;
@@ -72,11 +74,16 @@ public final class Offloader implements AutoCloseable
     static final int REFRESH_BELOW_S = 60;
     static final int KEEP_S = 150;
     /**
-     * An idle writer sleeps in poll(2) on the conntrack event socket this long (a destroy event wakes it at
-     * once); the engines' requests wait at most this long. Was a 1 ms park: 1 000 wake-ups a second cost an
-     * idle passgate about 3 % of a core here, more on a Pi Zero.
+     * Without an eventfd (it could not be made) an idle writer sleeps this long at a time in poll(2) on the
+     * conntrack event socket, and the engines' requests wait at most this long.
      */
     static final int IDLE_POLL_MS = 5;
+    /**
+     * An idle writer sleeps in poll(2) on the conntrack event socket and its eventfd until the next dump is due
+     * (at most this long): a destroy event or an engine's request (which signals the eventfd while the writer
+     * sleeps) wakes it at once. Polling every 5 ms woke an idle passgate 200 times a second.
+     */
+    static final int IDLE_MAX_MS = 1000;
     private static final int OFFER = 1;
     private static final int WITHDRAW = 2;
     private static final int REQUEST = 28;
@@ -108,8 +115,15 @@ public final class Offloader implements AutoCloseable
     private long dumpGeneration;
     private long nextDumpMs;
     private int live;
-    /** Waits on the conntrack event socket while idle (null: park). */
+    /** Waits on the conntrack event socket and {@link #wake} while idle (null: park). */
     private Poller idle;
+    /** Signalled by an engine's request while the writer sleeps (null: it polls every {@link #IDLE_POLL_MS}). */
+    private EventFd wake;
+    /** The writer found no requests and sleeps, or is about to: a request signals {@link #wake}. */
+    private volatile boolean sleeping;
+    /** The writer's rounds (its thread's alone) and the engines' signals (approximate: several engines). */
+    private long rounds;
+    private long wakes;
     /** Tunnels (ESP, GRE) the kernel carries now: their maps are dumped with the conntrack table. */
     private int tunnels;
     private int seq = 1;
@@ -173,7 +187,16 @@ public final class Offloader implements AutoCloseable
             request.putInt(16, serverAddress);
             request.putInt(20, serverPort);
             request.putInt(24, externalPort);
-            return requests.write(kind, request, 0, REQUEST);
+            final boolean written = requests.write(kind, request, 0, REQUEST);
+            // the request's store before the flag's load (the writer stores its flag before it looks at the rings
+            // once more): one of the two sees the other, so no request waits out the writer's sleep
+            VarHandle.fullFence();
+            if (sleeping)
+            {
+                wakes++;   // only while it sleeps: a few per sleep, never per packet
+                wake.signal();
+            }
+            return written;
         }
 
         @Override
@@ -312,16 +335,40 @@ public final class Offloader implements AutoCloseable
 
     public void start()
     {
-        if (conntrack.eventsFd() >= 0)
+        try
         {
-            try
+            wake = new EventFd();
+            idle = new Poller(2);
+            idle.add(wake.fd(), (short)Linux.POLLIN);
+            if (conntrack.eventsFd() >= 0)
             {
-                idle = new Poller(1);
                 idle.add(conntrack.eventsFd(), (short)Linux.POLLIN);
             }
-            catch (final IOException e)
+        }
+        catch (final IOException e)
+        {
+            Logger.warn("offload writer: no eventfd ({}): polls every {} ms", e.getMessage(), IDLE_POLL_MS);
+            if (idle != null)
             {
-                idle = null;   // park instead
+                idle.close();
+                idle = null;
+            }
+            if (wake != null)
+            {
+                wake.close();
+                wake = null;
+            }
+            if (conntrack.eventsFd() >= 0)
+            {
+                try
+                {
+                    idle = new Poller(1);
+                    idle.add(conntrack.eventsFd(), (short)Linux.POLLIN);
+                }
+                catch (final IOException again)
+                {
+                    idle = null;   // park instead
+                }
             }
         }
         thread = new Thread(this::run, "passgate-offload");
@@ -333,6 +380,7 @@ public final class Offloader implements AutoCloseable
     {
         while (running)
         {
+            rounds++;
             int work = 0;
             try
             {
@@ -345,7 +393,11 @@ public final class Offloader implements AutoCloseable
             }
             if (work == 0)
             {
-                if (idle != null)
+                if (wake != null)
+                {
+                    sleep();
+                }
+                else if (idle != null)
                 {
                     idle.poll(IDLE_POLL_MS);
                 }
@@ -355,6 +407,50 @@ public final class Offloader implements AutoCloseable
                 }
             }
         }
+    }
+
+    /** Sleeps until a request, a conntrack event or the next dump (at most {@link #IDLE_MAX_MS}). */
+    private void sleep()
+    {
+        sleeping = true;
+        VarHandle.fullFence();
+        if (!requestsPending() && running)
+        {
+            final long untilDump = nextDumpMs - System.currentTimeMillis();
+            idle.poll((int)Math.max(1, Math.min(IDLE_MAX_MS, untilDump)));
+        }
+        sleeping = false;
+        wake.drain();
+    }
+
+    private boolean requestsPending()
+    {
+        for (final Channel c : channels)
+        {
+            if (c != null && c.requests.size() > 0)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The writer sleeps (tests). */
+    boolean sleeping()
+    {
+        return sleeping;
+    }
+
+    /** The writer's rounds so far (tests). */
+    long rounds()
+    {
+        return rounds;
+    }
+
+    /** Requests that signalled the sleeping writer (tests; approximate with several engines). */
+    long wakes()
+    {
+        return wakes;
     }
 
     /** One round: the engines' requests, the kernel's destroy events, and a dump when due. Public for tests. */
@@ -1253,6 +1349,10 @@ public final class Offloader implements AutoCloseable
         running = false;
         if (thread != null)
         {
+            if (wake != null)
+            {
+                wake.signal();
+            }
             LockSupport.unpark(thread);
             try
             {
@@ -1266,6 +1366,10 @@ public final class Offloader implements AutoCloseable
         if (idle != null)
         {
             idle.close();
+        }
+        if (wake != null && (thread == null || !thread.isAlive()))
+        {
+            wake.close();
         }
         conntrack.close();
         nft.close();

@@ -76,6 +76,55 @@ class OffloaderKernelTest
     }
 
     /**
+     * The writer thread, idle, sleeps until its next dump (one round a second, not 200): a request wakes it at
+     * once through its eventfd, and the flow is carried.
+     */
+    @Test
+    void anIdleWriterSleepsUntilARequestWakesIt() throws Exception
+    {
+        inNamespace(ns ->
+        {
+            final CounterSet counters = new CounterSet();
+            try (Offloader offloader = Offloader.open(WAN, counters, 64))
+            {
+                final Offload channel = offloader.channel(0);
+                offloader.start();
+                assertTrue(waitFor(offloader::sleeping), "the writer goes to sleep with nothing requested");
+                final long rounds = offloader.rounds();
+                Thread.sleep(2000);
+                final long idleRounds = offloader.rounds() - rounds;
+                // polling every 5 ms made 400 rounds in 2 s; asleep, one a second (the dump) and the one it was in
+                assertTrue(idleRounds <= 4, "rounds in 2 s idle: " + idleRounds);
+                assertTrue(waitFor(offloader::sleeping), "asleep again");
+                assertTrue(channel.offer(3, Protocols.UDP, CLIENT, 5000, SERVER, 1194, 40000));
+                assertTrue(waitFor(() -> counters.get(Counter.OFFLOADED) == 1), "carried; errors "
+                    + counters.get(Counter.OFFLOAD_ERRORS) + ", refused " + counters.get(Counter.OFFLOAD_REFUSED));
+                assertTrue(offloader.wakes() >= 1, "the request woke the writer");
+                return "offload writer: " + idleRounds + " rounds in 2 s idle, " + offloader.wakes() + " wake-ups by requests";
+            }
+        });
+    }
+
+    interface Condition
+    {
+        boolean holds() throws Exception;
+    }
+
+    private static boolean waitFor(final Condition c) throws Exception
+    {
+        final long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < end)
+        {
+            if (c.holds())
+            {
+                return true;
+            }
+            Thread.sleep(5);
+        }
+        return c.holds();
+    }
+
+    /**
      * A bound ESP SA and a PPTP call's GRE become elements of the tunnel maps (keys as on the wire, the session
      * named in each element's comment); a map flushed by hand hands the tunnel back; a withdrawal removes them; a
      * key another session holds is refused.

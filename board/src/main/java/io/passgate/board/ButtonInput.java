@@ -16,6 +16,15 @@ public interface ButtonInput extends AutoCloseable
         Thread.sleep(timeoutMs);
     }
 
+    /**
+     * True when {@link #await} returns as soon as the level changes (edge events): then the panel's loop
+     * sleeps while the button rests, until an LED's next change, instead of sampling every 10 ms.
+     */
+    default boolean reportsEdges()
+    {
+        return false;
+    }
+
     @Override
     void close();
 }

@@ -343,6 +343,12 @@ public final class GpioPanelProvider implements StatusPanelProvider
         }
 
         @Override
+        public boolean reportsEdges()
+        {
+            return true;
+        }
+
+        @Override
         public void close()
         {
             line.close();

@@ -15,14 +15,21 @@ import io.passgate.status.StatusPanel;
 import org.tinylog.Logger;
 
 /**
- * A status panel: LEDs and a button driven by one loop thread ({@link #tick} every 10 ms: no thread per
- * LED). Between ticks the loop waits on the button ({@link ButtonInput#await}), so a button that reports its
- * edges is sampled the moment it changes. Button actions run on their own thread so a slow switch change
- * never stalls the LEDs. A failing LED is logged once and left; it never stops the gateway.
+ * A status panel: LEDs and a button driven by one loop thread (no thread per LED). Between ticks the loop
+ * waits on the button ({@link ButtonInput#await}), so a button that reports its edges is sampled the moment it
+ * changes. It ticks every 10 ms while the button must be sampled (a button without edge events, or a press
+ * under way); otherwise it sleeps until an LED's next change, {@link #REST_MS} at most (about 4 wake-ups a
+ * second with the heartbeat, not 100). Button actions run on their own thread so a slow switch change never
+ * stalls the LEDs. A failing LED is logged once and left; it never stops the gateway.
  */
 public class Panel implements StatusPanel
 {
     static final long TICK_MS = 10;
+    /**
+     * The longest sleep while the button rests: a new snapshot sets the LEDs at once on its own thread, and a
+     * new blinking pattern's first change waits at most this long for the loop.
+     */
+    static final long REST_MS = 250;
 
     /** An LED and the status it shows. */
     public record Led(String role, LedOutput output)
@@ -47,6 +54,8 @@ public class Panel implements StatusPanel
     private volatile CountDownLatch pressDone;
     private volatile boolean buttonFailed;
     private final Runnable onClose;
+    /** The loop's rounds (its thread's alone; tests). */
+    private long rounds;
 
     public Panel(final String description, final List<Led> leds, final ButtonInput button, final PanelLogic logic,
         final Consumer<String> onPatternChange, final Runnable onClose)
@@ -95,6 +104,7 @@ public class Panel implements StatusPanel
     {
         while (running)
         {
+            rounds++;
             final long now = System.currentTimeMillis();
             try
             {
@@ -104,7 +114,7 @@ public class Panel implements StatusPanel
             {
                 Logger.warn("status panel: {}", e.toString());
             }
-            final long wait = Math.max(1, now + TICK_MS - System.currentTimeMillis());
+            final long wait = Math.max(1, nextRound(now) - System.currentTimeMillis());
             try
             {
                 if (button != null && !buttonFailed)
@@ -125,6 +135,27 @@ public class Panel implements StatusPanel
                 buttonFailed(e);
             }
         }
+    }
+
+    /** When the loop's next round is due after one at {@code nowMs}. */
+    long nextRound(final long nowMs)
+    {
+        if (button != null && !buttonFailed && (!button.reportsEdges() || logic.busy()))
+        {
+            return nowMs + TICK_MS;
+        }
+        long next = nowMs + REST_MS;
+        for (final Pattern p : patterns)
+        {
+            next = Math.min(next, p.nextChange(nowMs));
+        }
+        return next;
+    }
+
+    /** The loop's rounds so far (tests). */
+    long rounds()
+    {
+        return rounds;
     }
 
     private void buttonFailed(final Exception e)

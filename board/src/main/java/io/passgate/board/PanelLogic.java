@@ -95,6 +95,12 @@ public final class PanelLogic
         return stable;
     }
 
+    /** A press is under way or being debounced: the button must be sampled at the loop's tick until it rests. */
+    public boolean busy()
+    {
+        return stable || candidate;
+    }
+
     /**
      * The pattern of an LED for a snapshot. Any fault: fast blink. The system LED: heartbeat while the
      * dataplane runs. A protocol LED: off when its passthrough is off, slow blink with a live tunnel, else on.

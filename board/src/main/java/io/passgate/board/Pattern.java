@@ -35,6 +35,23 @@ public enum Pattern
         };
     }
 
+    /** The first time after {@code nowMs} (ms, not negative) at which the level changes; Long.MAX_VALUE never. */
+    public long nextChange(final long nowMs)
+    {
+        return switch (this)
+        {
+            case OFF, ON -> Long.MAX_VALUE;
+            case SLOW_BLINK -> (nowMs / 500 + 1) * 500;
+            case FAST_BLINK -> (nowMs / 100 + 1) * 100;
+            case HEARTBEAT ->
+            {
+                final long t = nowMs % 1200;
+                final long base = nowMs - t;
+                yield base + (t < 100 ? 100 : t < 250 ? 250 : t < 350 ? 350 : 1200);
+            }
+        };
+    }
+
     public String label()
     {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');

@@ -36,20 +36,46 @@ public final class VirtualPanelProvider implements StatusPanelProvider
         return new VirtualPanel(s.debounceMs, s.longPressMs);
     }
 
-    /** A button pressed for a while from now. */
+    /** A button pressed for a while from now; a press wakes the panel's loop like a GPIO edge. */
     static final class VirtualButton implements ButtonInput
     {
         private volatile long releaseAt;
+        private boolean edge;
 
         void press(final long durationMs)
         {
             releaseAt = System.currentTimeMillis() + durationMs;
+            synchronized (this)
+            {
+                edge = true;
+                notifyAll();
+            }
         }
 
         @Override
         public boolean pressed()
         {
             return System.currentTimeMillis() < releaseAt;
+        }
+
+        /** Sleeps until a press or the timeout (the release is the loop's to see: it samples while pressed). */
+        @Override
+        public synchronized void await(final long timeoutMs) throws InterruptedException
+        {
+            final long end = System.currentTimeMillis() + timeoutMs;
+            long left = timeoutMs;
+            while (!edge && left > 0)
+            {
+                wait(left);
+                left = end - System.currentTimeMillis();
+            }
+            edge = false;
+        }
+
+        @Override
+        public boolean reportsEdges()
+        {
+            return true;
         }
 
         @Override

@@ -2,6 +2,7 @@ package io.passgate.board;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -125,6 +126,12 @@ class GpioPanelTest
         }
 
         @Override
+        public boolean reportsEdges()
+        {
+            return true;
+        }
+
+        @Override
         public void close()
         {
             closed = true;
@@ -152,6 +159,68 @@ class GpioPanelTest
         public void close()
         {
             closed = true;
+        }
+    }
+
+    /**
+     * With a button that reports edges and at rest, the loop sleeps until an LED's next change: the heartbeat's
+     * four changes in 1.2 s and no more (was a round every 10 ms); the LED still gets every change, in order,
+     * and a press still acts.
+     */
+    @Test
+    void aRestingPanelWakesOnlyForItsLedsChanges() throws Exception
+    {
+        final EdgeButton button = new EdgeButton();
+        final RecordingLed system = new RecordingLed();
+        final RecordingLed pptp = new RecordingLed();
+        final CountDownLatch shortPress = new CountDownLatch(1);
+        final Panel panel = new Panel("test", List.of(new Panel.Led(PanelLogic.SYSTEM, system),
+            new Panel.Led(PanelLogic.PPTP, pptp)), button, new PanelLogic(30, 3000), null, null);
+        panel.show(new StatusSnapshot(0, true, true, null, Switches.ALL_ON, Map.of(), 0, 0, Map.of()));
+        assertEquals(Map.of(PanelLogic.SYSTEM, "heartbeat", PanelLogic.PPTP, "on"), panel.leds());
+        panel.start(new ButtonActions()
+        {
+            @Override
+            public void shortPress()
+            {
+                shortPress.countDown();
+            }
+
+            @Override
+            public void longPress()
+            {
+            }
+        });
+        try
+        {
+            Thread.sleep(300);
+            final long rounds = panel.rounds();
+            final int writes;
+            synchronized (system)
+            {
+                writes = system.writes.size();
+            }
+            Thread.sleep(2400);
+            final long idle = panel.rounds() - rounds;
+            // two heartbeat periods: 8 changes, plus at most one REST_MS round each 250 ms; 10 ms ticks were 240
+            assertTrue(idle >= 6 && idle <= 30, "rounds in 2.4 s at rest: " + idle);
+            synchronized (system)
+            {
+                final int changes = system.writes.size() - writes;
+                assertTrue(changes >= 6 && changes <= 10, "heartbeat changes in 2.4 s: " + changes);
+                for (int i = 1; i < system.writes.size(); i++)
+                {
+                    assertNotEquals(system.writes.get(i - 1), system.writes.get(i), "each write a change");
+                }
+            }
+            button.edges.put(true);
+            Thread.sleep(100);
+            button.edges.put(false);
+            assertTrue(shortPress.await(5, TimeUnit.SECONDS), "a press on a resting panel acts");
+        }
+        finally
+        {
+            panel.close();
         }
     }
 

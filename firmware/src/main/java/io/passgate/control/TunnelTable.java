@@ -108,10 +108,23 @@ public final class TunnelTable implements TunnelSink
     /** The rows as JSON-ready maps (control thread); a "wan" entry names the WAN address and port or ID. */
     public List<Map<String, Object>> rows(final String wanAddress)
     {
+        return rows(wanAddress, true);
+    }
+
+    /**
+     * The rows as JSON-ready maps; without {@code flows} the helpers' tunnels alone, not the offloaded TCP and UDP
+     * flows (which may be hundreds on a busy LAN).
+     */
+    public List<Map<String, Object>> rows(final String wanAddress, final boolean flows)
+    {
         final List<Map<String, Object>> out = new ArrayList<>();
         for (int r = 0; r < size; r++)
         {
             final boolean offloaded = helper[r] == NatEngine.OFFLOADED_ROWS;
+            if (offloaded && !flows)
+            {
+                continue;
+            }
             final String kindName = offloaded ? (kind[r] == NatEngine.OFFLOADED_TCP ? "tcp" : "udp")
                 : specs.get(helper[r] - 1).tunnelKinds().get(kind[r]).name();
             final List<String> idNames = offloaded ? OFFLOADED_IDS

@@ -198,8 +198,14 @@ public final class ControlPlane implements ButtonActions
         }
     }
 
-    /** The live tunnels of every shard, copied on each shard's own thread. */
-    public synchronized List<Map<String, Object>> tunnels()
+    /** The live tunnels of every shard, copied on each shard's own thread, with the offloaded flows. */
+    public List<Map<String, Object>> tunnels()
+    {
+        return tunnels(true);
+    }
+
+    /** The live tunnels of every shard; with {@code flows} the offloaded TCP and UDP flows too. */
+    public synchronized List<Map<String, Object>> tunnels(final boolean flows)
     {
         final List<Map<String, Object>> rows = new ArrayList<>();
         if (engines.isEmpty())
@@ -230,7 +236,7 @@ public final class ControlPlane implements ButtonActions
         }
         for (final TunnelTable t : tables)
         {
-            rows.addAll(t.rows(wanAddress));
+            rows.addAll(t.rows(wanAddress, flows));
         }
         return rows;
     }

@@ -573,7 +573,7 @@ public final class Daemon implements AutoCloseable
                     }
                     response.put("switches", control.switches().toJson());
                 }
-                case "tunnels" -> response.put("tunnels", control.tunnels());
+                case "tunnels" -> response.put("tunnels", control.tunnels(!Boolean.FALSE.equals(request.get("flows"))));
                 case "counters" -> response.put("counters", ControlPlane.counters(countersFile));
                 case "reload" -> response.put("reload", reload());
                 case "button" ->

@@ -167,7 +167,14 @@ public final class WebServer implements AutoCloseable
         {
             try
             {
-                publish(sampleNow());
+                // nobody watching: the history alone, from the helpers' tunnels (the offloaded TCP and UDP flows,
+                // maybe hundreds, are in no chart), and no update; a stream that opens gets a fresh one at once
+                final boolean watched = streams.availablePermits() < MAX_STREAMS;
+                final List<Map<String, Object>> rows = sample(watched);
+                if (watched)
+                {
+                    publish(rows);
+                }
             }
             catch (final RuntimeException e)
             {
@@ -193,7 +200,14 @@ public final class WebServer implements AutoCloseable
     /** One history sample from the tunnel table (the sampler; tests); returns the rows it read. */
     List<Map<String, Object>> sampleNow()
     {
-        final List<Map<String, Object>> rows = tunnels();
+        return sample(true);
+    }
+
+    /** One history sample; with {@code flows} from every row the page shows, else from the helpers' tunnels. */
+    private List<Map<String, Object>> sample(final boolean flows)
+    {
+        final List<Map<String, Object>> rows = flows ? tunnels() : rows(api.apply(Map.of("cmd", "tunnels", "flows", false))
+            .get("tunnels"));
         history.sample(clock.getAsLong(), rows);
         return rows;
     }
@@ -548,6 +562,8 @@ public final class WebServer implements AutoCloseable
         }
         try
         {
+            // the sampler builds no updates while nobody watches: this stream's first one is fresh
+            publish();
             headers(ex);
             ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
             ex.sendResponseHeaders(200, 0);

@@ -52,7 +52,7 @@ class WebServerTest
         final String cmd = String.valueOf(request.get("cmd"));
         synchronized (requests)
         {
-            requests.add(cmd);
+            requests.add(cmd + (Boolean.FALSE.equals(request.get("flows")) ? "-helpers" : ""));
         }
         final Map<String, Object> m = new LinkedHashMap<>();
         m.put("ok", true);
@@ -311,6 +311,43 @@ class WebServerTest
         assertEquals(List.of(15L, 20L), ((Map<String, Object>)h.get("pptp")).get("packets"));
         assertEquals(List.of(1400L, 2000L), ((Map<String, Object>)h.get("pptp")).get("bytes"));
         assertEquals(List.of(0L, 0L), ((Map<String, Object>)h.get("l2tp")).get("packets"));
+    }
+
+    /**
+     * The sampler (once a second): while no page watches, a history sample from the helpers' tunnels alone (the
+     * offloaded flows may be hundreds of rows) and no update; a stream that opens gets a fresh update at once,
+     * and from then on the sampler reads every row and publishes.
+     */
+    @Test
+    void theSamplerReadsEveryRowOnlyWhileAPageWatches() throws Exception
+    {
+        server = new WebServer("127.0.0.1", 0, this::api, null, Helpers.PASSTHROUGHS.tunnelGroups(),
+            System::currentTimeMillis, WebServer.IDLE_MS, true);
+        synchronized (requests)
+        {
+            requests.clear();   // the first update, built at start
+        }
+        Thread.sleep(2500);
+        synchronized (requests)
+        {
+            assertTrue(requests.contains("tunnels-helpers"), requests.toString());
+            assertFalse(requests.contains("tunnels") || requests.contains("counters"), "nobody watches: " + requests);
+            requests.clear();
+        }
+        try (Socket s = new Socket("127.0.0.1", server.port()))
+        {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            final BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            assertTrue(in.readLine().startsWith("HTTP/1.1 200"));
+            assertTrue(Json.parseObject(nextData(in)).containsKey("tunnels"), "a fresh update at once");
+            nextData(in);   // the sampler's next one
+            synchronized (requests)
+            {
+                assertTrue(requests.contains("tunnels") && requests.contains("counters"), "watched: " + requests);
+            }
+        }
     }
 
     @Test

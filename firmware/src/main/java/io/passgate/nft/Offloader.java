@@ -115,6 +115,8 @@ public final class Offloader implements AutoCloseable
     private long dumpGeneration;
     private long nextDumpMs;
     private int live;
+    /** Times the dump's recount of carried flows found {@link #live} off (logged the first few times). */
+    private int drifts;
     /** Waits on the conntrack event socket and {@link #wake} while idle (null: park). */
     private Poller idle;
     /** Signalled by an engine's request while the writer sleeps (null: it polls every {@link #IDLE_POLL_MS}). */
@@ -683,6 +685,7 @@ public final class Offloader implements AutoCloseable
             }
         }
         int work = 0;
+        int carried = 0;
         for (final Channel c : channels)
         {
             if (c == null)
@@ -725,7 +728,20 @@ public final class Offloader implements AutoCloseable
                 {
                     c.state[f] = FREE;   // its destroy event never came
                 }
+                if (c.state[f] == CARRIED)
+                {
+                    carried++;
+                }
             }
+        }
+        if (carried != live)
+        {
+            if (drifts++ < 5)
+            {
+                Logger.warn("offload: {} flows carried, the gauge said {}; recounted", carried, live);
+            }
+            live = carried;
+            counters.set(Counter.OFFLOAD_LIVE, live);
         }
         return work + rows;
     }

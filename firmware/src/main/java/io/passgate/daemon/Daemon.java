@@ -223,7 +223,7 @@ public final class Daemon implements AutoCloseable
         Logger.info("passthrough: {}", loaded.switches());
         if (ctx.translate())
         {
-            routerPorts = new RouterPorts(Path.of("/proc/net"), ctx.wanAddress());
+            routerPorts = RouterPorts.kernel(ctx.wanAddress());
             updateRouterPorts(false);
         }
 
@@ -941,6 +941,10 @@ public final class Daemon implements AutoCloseable
         if (liveSet != null)
         {
             liveSet.close();
+        }
+        if (routerPorts != null)
+        {
+            routerPorts.close();
         }
         if (offloader != null)
         {

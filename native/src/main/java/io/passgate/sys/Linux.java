@@ -48,8 +48,18 @@ public final class Linux
     public static final int IPPROTO_RAW = 255;
     public static final int IP_HDRINCL = 3;
 
+    // <linux/sock_diag.h>, <linux/inet_diag.h>, <net/tcp_states.h>
+    public static final int SOCK_DIAG_BY_FAMILY = 20;
+    public static final int INET_DIAG_REQ_V2_LEN = 56;
+    public static final int INET_DIAG_MSG_LEN = 72;
+    public static final int INET_DIAG_SKV6ONLY = 11;
+    public static final int TCP_ESTABLISHED = 1;
+    public static final int TCP_CLOSE = 7;
+    public static final int TCP_LISTEN = 10;
+
     // <linux/netlink.h>
     public static final int NETLINK_ROUTE = 0;
+    public static final int NETLINK_SOCK_DIAG = 4;
     public static final int NETLINK_NETFILTER = 12;
     public static final int SOL_NETLINK = 270;
     public static final int NETLINK_ADD_MEMBERSHIP = 1;

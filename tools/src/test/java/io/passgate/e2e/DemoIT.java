@@ -99,6 +99,31 @@ class DemoIT
         labRemoved(out);
     }
 
+    /**
+     * With offload on, the kernel carries the settled tunnels (ESP by SPI, PPTP GRE by Call ID, OpenVPN's UDP
+     * flows) and the demo still passes: their packets are counted in passgate's table, the button's teardown
+     * empties the helpers' rows (the offloaded OpenVPN flows stay rows of their own), and tunnels work again.
+     */
+    @Test
+    void withOffloadTheKernelCarriesTheTunnelsAndTheDemoStillPasses() throws Exception
+    {
+        final Lab.Result r = demo("--set", "offload=true");
+        final String out = r.output();
+        assertEquals(0, r.status(), out);
+        final java.util.Map<String, String[]> lines = summary(out);
+        assertEquals(8, lines.size(), out);
+        lines.forEach((tunnel, line) -> assertEquals("OK", line[1], tunnel + ":\n" + out));
+        final Matcher offload = Pattern.compile("offload: the kernel took (\\d+) flow\\(s\\), (\\d+) ESP SA\\(s\\), (\\d+) PPTP call")
+            .matcher(out);
+        assertTrue(offload.find(), out);
+        assertTrue(Long.parseLong(offload.group(1)) >= 2, "both clients' OpenVPN flows offloaded:\n" + out);
+        assertTrue(Long.parseLong(offload.group(2)) >= 2, "both clients' ESP SAs:\n" + out);
+        assertTrue(Long.parseLong(offload.group(3)) >= 2, "both clients' PPTP calls:\n" + out);
+        assertTrue(out.contains("passgate tore the live PPTP, IPsec and L2TP tunnels down (none left in its tunnel table): OK"), out);
+        assertTrue(out.contains("demo: all OK"), out);
+        labRemoved(out);
+    }
+
     @Test
     void aProtocolSwitchedOffIsReportedFailedWithExitStatusOne() throws Exception
     {

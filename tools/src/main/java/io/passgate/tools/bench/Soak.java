@@ -275,20 +275,18 @@ public final class Soak
     {
         final String set = Lab.exec(lab.router(), 20_000, "nft", "list", "set", "inet", "passgate", "offload_ports").output();
         int listed = 0;
+        for (final java.util.Map<String, Object> r : tunnels(pg))
         {
-            for (final java.util.Map<String, Object> r : tunnels(pg))
+            if (!Boolean.TRUE.equals(r.get("offloaded")))
             {
-                if (!Boolean.TRUE.equals(r.get("offloaded")))
-                {
-                    continue;
-                }
-                listed++;
-                final String key = r.get("client") + " . " + r.get("server") + " . " + r.get("protocol") + " . "
-                    + r.get("client-port") + " . " + r.get("server-port");
-                if (!set.contains(key))
-                {
-                    System.out.println("soak: carried by passgate's count, not in offload_ports: " + r);
-                }
+                continue;
+            }
+            listed++;
+            final String key = r.get("client") + " . " + r.get("server") + " . " + r.get("protocol") + " . "
+                + r.get("client-port") + " . " + r.get("server-port");
+            if (!set.contains(key))
+            {
+                System.out.println("soak: offloaded in passgate's tunnel table, not in set offload_ports: " + r);
             }
         }
         System.out.println("soak: passgate's tunnel table lists " + listed + " offloaded flows");

@@ -215,6 +215,11 @@ public final class Soak
     private static void count(final Lab.Result r, final AtomicLong done, final AtomicLong failed)
     {
         (r.ok() ? done : failed).incrementAndGet();
+        if (!r.ok() && failed.get() <= 5)   // what iperf3 said, for the first few
+        {
+            System.out.println("soak: a churn test failed (status " + r.status() + "): "
+                + r.output().strip().replace('\n', ' '));
+        }
     }
 
     private static Sample sample(final Lab lab, final PassgateProcess pg) throws Exception

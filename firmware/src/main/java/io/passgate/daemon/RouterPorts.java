@@ -11,6 +11,7 @@ import java.util.TreeSet;
 
 import io.passgate.nat.Protocols;
 import io.passgate.nfq.Netlink;
+import io.passgate.nfq.NetlinkDump;
 import io.passgate.sys.Errno;
 import io.passgate.sys.ErrnoException;
 import io.passgate.sys.Linux;
@@ -43,9 +44,15 @@ public final class RouterPorts implements AutoCloseable
 
     private final Path procNet;
     private final int wanAddress;
+    /** Strict: a dump ends with DONE, so an ACK or a malformed message fails it (-EIO). */
+    private final NetlinkDump sockets = new NetlinkDump(this::dumpMessage, true);
     private NetlinkSocket diag;
     private NativeBuffer request;
     private NativeBuffer reply;
+    /** What {@link #dump} asked for, and where its sockets go. */
+    private int dumpProtocol;
+    private int dumpState;
+    private Set<Integer> dumpInto;
     private int seq = 1;
     private String fallback;
 
@@ -202,42 +209,22 @@ public final class RouterPorts implements AutoCloseable
         {
             return (int)sent;
         }
-        final UnsafeBuffer r = reply.buffer();
-        while (true)
+        dumpProtocol = protocol;
+        dumpState = state;
+        dumpInto = into;
+        final int result = sockets.read(diag, reply, mySeq);
+        dumpInto = null;
+        return result < 0 ? result : 0;
+    }
+
+    /** One message of {@link #dump}: a socket's when it is SOCK_DIAG_BY_FAMILY. */
+    private int dumpMessage(final UnsafeBuffer r, final int offset, final int length, final int type)
+    {
+        if (type == Linux.SOCK_DIAG_BY_FAMILY)
         {
-            final long n = diag.receive(reply.address(), REPLY_BYTES, 0);
-            if (n <= 0)
-            {
-                return n < 0 ? (int)n : -Linux.EIO;
-            }
-            int off = 0;
-            while (off + Linux.NLMSG_HDRLEN <= n)
-            {
-                final int len = Netlink.messageLength(r, off);
-                if (len < Linux.NLMSG_HDRLEN || off + len > n)
-                {
-                    return -Linux.EIO;
-                }
-                if (Netlink.messageSeq(r, off) == mySeq)
-                {
-                    final int type = Netlink.messageType(r, off);
-                    if (type == Linux.NLMSG_DONE)
-                    {
-                        return 0;
-                    }
-                    if (type == Linux.NLMSG_ERROR)
-                    {
-                        final int error = Netlink.errorCode(r, off);
-                        return error != 0 ? error : -Linux.EIO;   // a dump ends with DONE, never an ack
-                    }
-                    if (type == Linux.SOCK_DIAG_BY_FAMILY)
-                    {
-                        socket(r, off + Linux.NLMSG_HDRLEN, off + len, protocol, state, into);
-                    }
-                }
-                off += Netlink.align(len);
-            }
+            socket(r, offset + Linux.NLMSG_HDRLEN, offset + length, dumpProtocol, dumpState, dumpInto);
         }
+        return 0;
     }
 
     /** One inet_diag_msg (family, state, id: sport, dport, src, dst, ...) and its attributes. */

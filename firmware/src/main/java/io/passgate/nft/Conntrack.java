@@ -5,6 +5,7 @@ import java.nio.ByteOrder;
 
 import io.passgate.nat.Protocols;
 import io.passgate.nfq.Netlink;
+import io.passgate.nfq.NetlinkDump;
 import io.passgate.sys.Linux;
 import io.passgate.sys.NativeBuffer;
 import io.passgate.sys.NetlinkSocket;
@@ -93,6 +94,9 @@ public final class Conntrack implements AutoCloseable
     private final NativeBuffer out = NativeBuffer.allocate(1024);
     private final NativeBuffer in = NativeBuffer.allocate(64 * 1024);
     private final NativeBuffer eventsIn = NativeBuffer.allocate(64 * 1024);
+    private final NetlinkDump dumpReader = new NetlinkDump(this::dumpRow, false);
+    /** The visitor of the dump being read. */
+    private Visitor dumpVisitor;
     private int seq = 1;
     private int lastError;
 
@@ -223,49 +227,20 @@ public final class Conntrack implements AutoCloseable
             lastError = (int)-sent;
             return (int)sent;
         }
-        int entries = 0;
-        final UnsafeBuffer r = in.buffer();
-        while (true)
+        dumpVisitor = visitor;
+        final int entries = dumpReader.read(socket, in, mySeq);
+        dumpVisitor = null;
+        if (entries < 0)
         {
-            final long n = socket.receive(in.address(), in.capacity(), 0);
-            if (n <= 0)
-            {
-                lastError = n < 0 ? (int)-n : Linux.EIO;
-                return -lastError;
-            }
-            int off = 0;
-            while (off + Linux.NLMSG_HDRLEN <= n)
-            {
-                final int len = Netlink.messageLength(r, off);
-                if (len < Linux.NLMSG_HDRLEN || off + len > n)
-                {
-                    break;
-                }
-                final int type = Netlink.messageType(r, off);
-                if (Netlink.messageSeq(r, off) == mySeq)
-                {
-                    if (type == Linux.NLMSG_DONE)
-                    {
-                        return entries;
-                    }
-                    if (type == Linux.NLMSG_ERROR)
-                    {
-                        final int error = Netlink.errorCode(r, off);
-                        if (error != 0)
-                        {
-                            lastError = -error;
-                            return error;
-                        }
-                        return entries;
-                    }
-                    if (parse(r, off, len, false, visitor))
-                    {
-                        entries++;
-                    }
-                }
-                off += Netlink.align(len);
-            }
+            lastError = -entries;
         }
+        return entries;
+    }
+
+    /** One row of {@link #dump}: 1 when it is an entry. */
+    private int dumpRow(final UnsafeBuffer b, final int offset, final int length, final int type)
+    {
+        return parse(b, offset, length, false, dumpVisitor) ? 1 : 0;
     }
 
     /**

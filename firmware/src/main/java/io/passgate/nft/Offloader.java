@@ -12,6 +12,7 @@ import io.passgate.counters.CounterSet;
 import io.passgate.nat.Offload;
 import io.passgate.nat.Protocols;
 import io.passgate.nfq.Netlink;
+import io.passgate.nfq.NetlinkDump;
 import io.passgate.sys.EventFd;
 import io.passgate.sys.Linux;
 import io.passgate.sys.NativeBuffer;
@@ -108,6 +109,7 @@ public final class Offloader implements AutoCloseable
     private final NativeBuffer reply = NativeBuffer.allocate(8192);
     /** Replies to the tunnel maps' dumps (a netlink dump message is at most 32 KiB). */
     private final NativeBuffer dumpIn = NativeBuffer.allocate(64 * 1024);
+    private final NetlinkDump elementsDump = new NetlinkDump(this::elementsMessage, false);
     private final List<Channel> channels = new ArrayList<>();
     private final MessageHandler onRequest = this::onRequest;
     private final Conntrack.Visitor onEntry = this::onEntry;
@@ -1019,40 +1021,14 @@ public final class Offloader implements AutoCloseable
     /** Reads the replies to request {@code mySeq} up to its end (done or error/ack); the elements seen, or -errno. */
     private int receiveElements(final int mySeq, final boolean toServer)
     {
-        int elements = 0;
-        final UnsafeBuffer r = dumpIn.buffer();
-        while (true)
-        {
-            final long n = nft.receive(dumpIn.address(), dumpIn.capacity(), 0);
-            if (n <= 0)
-            {
-                return n < 0 ? (int)n : -Linux.EIO;
-            }
-            int off = 0;
-            while (off + Linux.NLMSG_HDRLEN <= n)
-            {
-                final int len = Netlink.messageLength(r, off);
-                if (len < Linux.NLMSG_HDRLEN || off + len > n)
-                {
-                    break;
-                }
-                if (Netlink.messageSeq(r, off) == mySeq)
-                {
-                    final int type = Netlink.messageType(r, off);
-                    if (type == Linux.NLMSG_DONE)
-                    {
-                        return elements;
-                    }
-                    if (type == Linux.NLMSG_ERROR)
-                    {
-                        final int error = Netlink.errorCode(r, off);
-                        return error != 0 ? error : elements;
-                    }
-                    elements += parseElements(r, off + Linux.NLMSG_HDRLEN + Linux.NFGENMSG_LEN, off + len, toServer);
-                }
-                off += Netlink.align(len);
-            }
-        }
+        elementsToServer = toServer;
+        return elementsDump.read(nft, dumpIn, mySeq);
+    }
+
+    /** One message of {@link #receiveElements}: the elements it holds. */
+    private int elementsMessage(final UnsafeBuffer b, final int offset, final int length, final int type)
+    {
+        return parseElements(b, offset + Linux.NLMSG_HDRLEN + Linux.NFGENMSG_LEN, offset + length, elementsToServer);
     }
 
     private int parseElements(final UnsafeBuffer b, final int start, final int end, final boolean toServer)
@@ -1089,6 +1065,8 @@ public final class Offloader implements AutoCloseable
     private long elementBytes;
     /** The elements read are a tunnel's last: their traffic goes to the counters, not to the engine. */
     private boolean finalRead;
+    /** The direction of the elements {@link #receiveElements} reads. */
+    private boolean elementsToServer;
 
     /** One NFTA_LIST_ELEM of a tunnel map's dump: its comment's session, its counter. */
     private void element(final UnsafeBuffer b, final int start, final int end, final boolean toServer)

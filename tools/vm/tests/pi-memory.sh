@@ -26,7 +26,7 @@ if [ -z "$pid" ]; then
     t_end
 else
     sleep 20   # start-up's compilations and the first status publications settle
-    echo "java: $(readlink -f /proc/$pid/exe); $(tr '\0' ' ' < /proc/$pid/cmdline | grep -o -- '-Xm[sxn][0-9a-z]*' | tr '\n' ' ')"
+    echo "java: $(readlink -f /proc/$pid/exe); $(tr '\0' ' ' < /proc/$pid/cmdline | grep -o -- '-Xm[sxn][0-9a-z]*\|-XX:[-+]TieredCompilation\|-XX:TieredStopAtLevel=[0-9]' | tr '\n' ' ')"
     echo "memory: $(grep MemTotal /proc/meminfo)"
     inns router sh -c 'cd /plug && tools/bin/passgate --lan-if br-lan --wan-if wan0 --wan-address 10.0.0.1 --check-config' \
         | grep '^nat.max-flows' || t_fail 'passgate --check-config'

@@ -35,7 +35,7 @@ public final class MemoryProbe
         if (args.length > 0 && ("--help".equals(args[0]) || "-h".equals(args[0])))
         {
             System.out.println("""
-                Usage: memory [--nmt] [--histogram] [--journal] [--seconds S] [passgate options, e.g. --set nat.max-flows=16384]
+                Usage: memory [--nmt] [--histogram] [--journal] [--pi-zero] [--seconds S] [passgate options, e.g. --set nat.max-flows=16384]
                 Starts passgate in the lab topology with its launcher's JVM options (plus PASSGATE_JAVA_OPTS),
                 and prints its resident memory (/proc/PID/status: VmRSS, VmHWM, RssAnon, RssFile) idle (and its
                 threads' wake-ups per second over 5 s idle: context switches by thread name), after
@@ -43,12 +43,18 @@ public final class MemoryProbe
                 Java heap (jcmd GC.heap_info), with --nmt the JVM's native memory summary and with --histogram
                 the 30 biggest classes of the live heap (jcmd GC.class_histogram). --journal: as under systemd
                 with its output to the journal (JOURNAL_STREAM names its output, so it logs without its own
-                date). Needs root, iperf3, nft, iptables.""");
+                date). --pi-zero: as a 512 MB Pi Zero 2 W runs it by default: --journal, the JIT and table size
+                the launcher and nat.max-flows = auto pick below 1 GiB (PASSGATE_JIT=c1, nat.max-flows=4096).
+                PASSGATE_JIT=c1|c2 in the environment picks the JIT otherwise (auto: by this machine's memory).
+                The last line is the peak against 64 MiB: VmHWM or the highest VmRSS sampled every 20 ms,
+                whichever is higher (the kernel's VmHWM can miss memory given back with madvise). Needs root,
+                iperf3, nft, iptables.""");
             return;
         }
         boolean nmt = false;
         boolean histogram = false;
         boolean journal = false;
+        boolean piZero = false;
         int seconds = 4;
         final List<String> extra = new ArrayList<>();
         for (int i = 0; i < args.length; i++)
@@ -59,6 +65,11 @@ public final class MemoryProbe
             }
             else if ("--journal".equals(args[i]))
             {
+                journal = true;
+            }
+            else if ("--pi-zero".equals(args[i]))
+            {
+                piZero = true;
                 journal = true;
             }
             else if ("--histogram".equals(args[i]))
@@ -86,10 +97,18 @@ public final class MemoryProbe
             {
                 env.put(Lab.JOURNAL_STREAM, Lab.AS_JOURNAL);
             }
+            if (piZero)
+            {
+                env.put("PASSGATE_JIT", "c1");
+                extra.add(0, "--set");
+                extra.add(1, "nat.max-flows=4096");
+            }
             final PassgateProcess pg = lab.spawnPassgate(env, extra.toArray(String[]::new));
             Thread.sleep(4000);
             final long pid = pg.pid();
-            System.out.printf(Locale.ROOT, "passgate %s%s (pid %d)%n", String.join(" ", extra), journal ? " (journal)" : "", pid);
+            final ProcessMemory.RssSampler sampler = new ProcessMemory.RssSampler(pid, 20);
+            System.out.printf(Locale.ROOT, "passgate %s%s (pid %d, JIT %s)%n", String.join(" ", extra),
+                journal ? " (journal)" : "", pid, ProcessMemory.jit(pid));
             System.out.println("  idle:          " + status(pid));
             final Map<String, Long> before = ProcessMemory.switches(pid);
             Thread.sleep(5000);
@@ -101,6 +120,12 @@ public final class MemoryProbe
             Lab.exec(lab.client(1), 60_000 + seconds * 1000L, "iperf3", "-u", "-c", Lab.serverAddress(1), "-p",
                 "5301", "-t", Integer.toString(seconds), "-b", "0", "-l", "64");
             System.out.println("  after UDP 64B: " + status(pid));
+            final long hwm = ProcessMemory.kb(pid, "VmHWM");
+            final long peak = Math.max(hwm, sampler.maxKb());
+            sampler.close();
+            System.out.printf(Locale.ROOT, "  peak: %d kB = %.1f MiB, %s 64 MiB (VmHWM %d kB, highest VmRSS of %d"
+                + " samples 20 ms apart from 4 s after start %d kB)%n", peak, peak / 1024.0,
+                peak < 65536 ? "under" : "over", hwm, sampler.samples(), sampler.maxKb());
             if (Files.isExecutable(jcmd))
             {
                 final String heapInfo = Lab.exec(null, 20_000, jcmd.toString(), Long.toString(pid), "GC.heap_info").output();

@@ -36,6 +36,113 @@ final class ProcessMemory
     }
 
     /**
+     * The highest VmRSS of a process seen by reading /proc/PID/status every {@code periodMs} on a daemon thread
+     * until closed. VmHWM alone can miss a peak: the kernel updates its high-water mark lazily (at unmap and exit,
+     * not when glibc or the JVM give pages back with madvise), so a short peak that went that way may not show in
+     * it while the process lives.
+     */
+    static final class RssSampler implements AutoCloseable
+    {
+        private final Thread thread;
+        private volatile boolean running = true;
+        private volatile long maxKb = -1;
+        private volatile long samples;
+
+        RssSampler(final long pid, final long periodMs)
+        {
+            thread = new Thread(() ->
+            {
+                while (running)
+                {
+                    try
+                    {
+                        final long kb = kb(pid, "VmRSS");
+                        if (kb > maxKb)
+                        {
+                            maxKb = kb;
+                        }
+                        samples++;
+                        Thread.sleep(periodMs);
+                    }
+                    catch (final IOException | RuntimeException e)
+                    {
+                        return;   // the process is gone
+                    }
+                    catch (final InterruptedException e)
+                    {
+                        return;
+                    }
+                }
+            }, "rss-sampler");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        /** The highest VmRSS seen so far, kB (-1 before the first sample). */
+        long maxKb()
+        {
+            return maxKb;
+        }
+
+        long samples()
+        {
+            return samples;
+        }
+
+        @Override
+        public void close()
+        {
+            running = false;
+            thread.interrupt();
+        }
+    }
+
+    /** One /proc/PID/status value in kB (VmHWM, VmRSS, ...), or -1 when the process has no such line. */
+    static long kb(final long pid, final String key) throws IOException
+    {
+        for (final String line : Files.readAllLines(Path.of("/proc/" + pid + "/status")))
+        {
+            if (line.startsWith(key + ":"))
+            {
+                return Long.parseLong(line.substring(key.length() + 1).trim().split("\\s+")[0]);
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * The JIT a JVM's command line picks, as passgate's launcher sets it (PASSGATE_JIT): "c1" (tiered, stopped at
+     * level 1), "c2" (tiered compilation off), else "tiered" (the JVM's default); the last option of each wins.
+     */
+    static String jit(final long pid) throws IOException
+    {
+        return jitOf(new String(Files.readAllBytes(Path.of("/proc/" + pid + "/cmdline")),
+            java.nio.charset.StandardCharsets.UTF_8).split("\0"));
+    }
+
+    static String jitOf(final String[] args)
+    {
+        boolean tiered = true;
+        int stop = 4;
+        for (final String a : args)
+        {
+            if ("-XX:-TieredCompilation".equals(a))
+            {
+                tiered = false;
+            }
+            else if ("-XX:+TieredCompilation".equals(a))
+            {
+                tiered = true;
+            }
+            else if (a.startsWith("-XX:TieredStopAtLevel="))
+            {
+                stop = Integer.parseInt(a.substring("-XX:TieredStopAtLevel=".length()));
+            }
+        }
+        return !tiered ? "c2" : stop >= 1 && stop <= 3 ? "c1" : stop == 0 ? "interpreter" : "tiered";
+    }
+
+    /**
      * Context switches (voluntary and not) per thread name of process {@code pid}: each thread's count from
      * /proc/PID/task/TID/status, summed over threads of the same name.
      */

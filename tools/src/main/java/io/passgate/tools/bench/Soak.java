@@ -44,12 +44,14 @@ public final class Soak
         if (args.length > 0 && ("--help".equals(args[0]) || "-h".equals(args[0])))
         {
             System.out.println("""
-                Usage: soak [--seconds N] [--sample S] [passgate options, e.g. --set offload.after-packets=4]
+                Usage: soak [--seconds N] [--sample S] [--pi-zero] [--watch] [passgate options, e.g. --set offload.after-packets=4]
                 Runs passgate with offload = true in the lab topology for N seconds (default 300) of churn: a long
                 TCP stream from client 1, back-to-back short iperf3 tests (4 TCP connections each) and short UDP
                 flows from client 2. Every S seconds (default 10) it prints passgate's offload counters, the
                 elements of set offload_ports, the router's conntrack entries with passgate's mark and passgate's
-                memory. Exit status 1 when passgate dies, offload-errors counts, the offload writer's gauge
+                memory, and at the end its highest VmRSS sampled every 100 ms. --pi-zero: as a 512 MB Pi Zero 2 W
+                runs it by default (PASSGATE_JIT=c1, nat.max-flows=4096, the log to the journal). --watch: the
+                status page's event stream open from client 1 throughout (needs curl). Exit status 1 when passgate dies, offload-errors counts, the offload writer's gauge
                 drifts from the flows it carries, or after the traffic the flows passgate's engines list as
                 offloaded, the set's elements (two each) and the marked conntrack entries do not come to agree;
                 0 otherwise. Needs root, iperf3, nft.""");
@@ -58,11 +60,23 @@ public final class Soak
         int seconds = 300;
         int sampleS = 10;
         final List<String> extra = new ArrayList<>(List.of("--set", "offload=true"));
+        boolean piZero = false;
+        boolean watch = false;
         for (int i = 0; i < args.length; i++)
         {
             if ("--seconds".equals(args[i]) && i + 1 < args.length)
             {
                 seconds = Integer.parseInt(args[++i]);
+            }
+            else if ("--watch".equals(args[i]))
+            {
+                watch = true;
+            }
+            else if ("--pi-zero".equals(args[i]))
+            {
+                piZero = true;
+                extra.add("--set");
+                extra.add("nat.max-flows=4096");
             }
             else if ("--sample".equals(args[i]) && i + 1 < args.length)
             {
@@ -76,13 +90,13 @@ public final class Soak
         final boolean ok;
         try (Lab lab = Lab.create(2))
         {
-            ok = run(lab, seconds, sampleS, extra);
+            ok = run(lab, seconds, sampleS, extra, piZero, watch);
         }
         System.exit(ok ? 0 : 1);
     }
 
-    private static boolean run(final Lab lab, final int seconds, final int sampleS, final List<String> extra)
-        throws Exception
+    private static boolean run(final Lab lab, final int seconds, final int sampleS, final List<String> extra,
+        final boolean piZero, final boolean watch) throws Exception
     {
         final String server = Lab.serverAddress(1);
         final List<Process> servers = new ArrayList<>();
@@ -90,11 +104,19 @@ public final class Soak
         {
             servers.add(lab.spawn(lab.server(1), null, "iperf3", "-s", "-p", Integer.toString(port)));
         }
-        final PassgateProcess pg = lab.startPassgate(extra.toArray(String[]::new));
+        // --pi-zero: what a 512 MB Pi Zero 2 W runs by default (the launcher's and nat.max-flows' auto below 1 GiB,
+        // the log to the journal)
+        final PassgateProcess pg = lab.startPassgate(piZero ? java.util.Map.of("PASSGATE_JIT", "c1", Lab.JOURNAL_STREAM,
+            Lab.AS_JOURNAL) : java.util.Map.of(), extra.toArray(String[]::new));
         Thread.sleep(1000);
-        System.out.printf(Locale.ROOT, "soak: passgate %s (pid %d), %d s, a sample every %d s%n", String.join(" ", extra),
-            pg.pid(), seconds, sampleS);
+        System.out.printf(Locale.ROOT, "soak: passgate %s%s (pid %d, JIT %s), %d s, a sample every %d s%n",
+            String.join(" ", extra), piZero ? " (journal)" : "", pg.pid(), ProcessMemory.jit(pg.pid()), seconds, sampleS);
         final long end = System.currentTimeMillis() + seconds * 1000L;
+        final ProcessMemory.RssSampler rss = new ProcessMemory.RssSampler(pg.pid(), 100);
+        // --watch: the status page left open on client 1 (its event stream: an update with every tunnel row,
+        // the offloaded flows among them, once a second)
+        final Process page = watch ? lab.spawn(lab.client(1), null, "curl", "-sN", "-o", "/dev/null",
+            "http://" + Lab.ROUTER_LAN + "/api/events") : null;
         final Process stream = lab.spawn(lab.client(1), null, "iperf3", "-c", server, "-p", "5201", "-t",
             Integer.toString(seconds), "-b", "300M");
         final AtomicBoolean stop = new AtomicBoolean();
@@ -142,6 +164,12 @@ public final class Soak
         churn.join(60_000);
         stream.destroy();
         stream.waitFor();
+        if (page != null)
+        {
+            System.out.println("soak: the status page's event stream " + (page.isAlive() ? "was open throughout"
+                : "had ended (status " + page.exitValue() + ")"));
+            page.destroy();
+        }
         // the streams' ends reach the kernel's entries and the writer's next dump. Flows still end after the
         // traffic (TIME_WAIT, passgate's UDP timer) and passgate publishes its gauge once a second: the check
         // compares what can be read at once, the engines' offloaded rows (passgatectl tunnels), the set's
@@ -162,6 +190,9 @@ public final class Soak
             }
         }
         print((System.currentTimeMillis() - start) / 1000, last);
+        rss.close();
+        System.out.printf(Locale.ROOT, "soak: passgate's highest VmRSS %d kB (%.1f MiB; %d samples 100 ms apart), VmHWM %d kB%n",
+            rss.maxKb(), rss.maxKb() / 1024.0, rss.samples(), ProcessMemory.kb(pg.pid(), "VmHWM"));
         System.out.printf(Locale.ROOT, "soak: %d short TCP tests and %d UDP tests by client 2 (%d failed), one %d s stream by client 1%n",
             tcpTests.get(), udpTests.get(), failedTests.get(), seconds);
         if (!pg.isAlive())

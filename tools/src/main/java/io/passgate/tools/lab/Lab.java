@@ -360,7 +360,13 @@ public final class Lab implements AutoCloseable
      */
     public PassgateProcess startPassgate(final String... extra) throws IOException
     {
-        final PassgateProcess pg = spawnPassgate(Map.of(), extra);
+        return startPassgate(Map.of(), extra);
+    }
+
+    /** {@link #startPassgate(String...)} with {@code env} added to the launcher's environment (as spawnPassgate). */
+    public PassgateProcess startPassgate(final Map<String, String> env, final String... extra) throws IOException
+    {
+        final PassgateProcess pg = spawnPassgate(env, extra);
         pg.awaitRunning(60_000);
         return pg;
     }

@@ -30,4 +30,54 @@ class ProcessMemoryTest
         final String s = ProcessMemory.status(ProcessHandle.current().pid(), "VmRSS", "Threads");
         assertTrue(s.matches("VmRSS: \\d+ kB; Threads: \\d+; "), s);
     }
+
+    @Test
+    void oneStatusValueInKb() throws Exception
+    {
+        final long pid = ProcessHandle.current().pid();
+        final long rss = ProcessMemory.kb(pid, "VmRSS");
+        assertTrue(rss > 1024 && rss <= ProcessMemory.kb(pid, "VmHWM"), rss + " kB");
+        assertEquals(-1, ProcessMemory.kb(pid, "NoSuchKey"));
+    }
+
+    @Test
+    void theJitACommandLinePicksLastOptionWins()
+    {
+        // passgate's launcher: the tools' -XX:TieredStopAtLevel=4, then its own choice
+        assertEquals("c1", ProcessMemory.jitOf(new String[] {"java", "-XX:TieredStopAtLevel=4",
+            "-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1", "io.passgate.daemon.Main"}));
+        assertEquals("c2", ProcessMemory.jitOf(new String[] {"java", "-XX:TieredStopAtLevel=4",
+            "-XX:-TieredCompilation", "io.passgate.daemon.Main"}));
+        assertEquals("tiered", ProcessMemory.jitOf(new String[] {"java", "-XX:TieredStopAtLevel=1",
+            "-XX:TieredStopAtLevel=4", "Main"}));
+        assertEquals("tiered", ProcessMemory.jitOf(new String[] {"java", "Main"}));
+        assertEquals("c2", ProcessMemory.jitOf(new String[] {"java", "-XX:+TieredCompilation",
+            "-XX:-TieredCompilation", "Main"}));
+    }
+
+    @Test
+    void theSamplerSeesAPeak() throws Exception
+    {
+        // this JVM touches 64 MB of native memory: the sampler sees RSS rise by it
+        final long pid = ProcessHandle.current().pid();
+        try (ProcessMemory.RssSampler sampler = new ProcessMemory.RssSampler(pid, 5))
+        {
+            while (sampler.samples() < 2)
+            {
+                Thread.sleep(5);
+            }
+            final long before = ProcessMemory.kb(pid, "VmRSS");
+            final java.nio.ByteBuffer big = java.nio.ByteBuffer.allocateDirect(64 << 20);
+            for (int i = 0; i < big.capacity(); i += 4096)
+            {
+                big.put(i, (byte)1);
+            }
+            final long seen = sampler.samples();
+            while (sampler.samples() < seen + 3)
+            {
+                Thread.sleep(5);
+            }
+            assertTrue(sampler.maxKb() >= before + 60_000, sampler.maxKb() + " kB, before " + before + " kB");
+        }
+    }
 }

@@ -117,11 +117,36 @@ public final class TunnelTable implements TunnelSink
      */
     public List<Map<String, Object>> rows(final String wanAddress, final boolean flows)
     {
+        return rows(wanAddress, flows ? Integer.MAX_VALUE : 0);
+    }
+
+    /** The offloaded TCP and UDP flows among the rows. */
+    public int offloadedFlows()
+    {
+        int n = 0;
+        for (int r = 0; r < size; r++)
+        {
+            if (helper[r] == NatEngine.OFFLOADED_ROWS)
+            {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * The rows as JSON-ready maps: every helper's tunnel, and of the offloaded TCP and UDP flows the
+     * {@code maxFlows} busiest (bytes both ways; the table's order among equals). A status page that updates
+     * every second shows a few dozen: building hundreds of rows a second was garbage enough to grow the heap.
+     */
+    public List<Map<String, Object>> rows(final String wanAddress, final int maxFlows)
+    {
+        final boolean[] shown = busiestFlows(maxFlows);
         final List<Map<String, Object>> out = new ArrayList<>();
         for (int r = 0; r < size; r++)
         {
             final boolean offloaded = helper[r] == NatEngine.OFFLOADED_ROWS;
-            if (offloaded && !flows)
+            if (offloaded && (shown == null || !shown[r]))
             {
                 continue;
             }
@@ -165,5 +190,38 @@ public final class TunnelTable implements TunnelSink
             out.add(row);
         }
         return out;
+    }
+
+    /** Which rows are among the {@code maxFlows} busiest offloaded flows; null for none. */
+    private boolean[] busiestFlows(final int maxFlows)
+    {
+        if (maxFlows <= 0)
+        {
+            return null;
+        }
+        final boolean[] shown = new boolean[size];
+        final int flows = offloadedFlows();
+        if (flows <= maxFlows)
+        {
+            for (int r = 0; r < size; r++)
+            {
+                shown[r] = helper[r] == NatEngine.OFFLOADED_ROWS;
+            }
+            return shown;
+        }
+        for (int k = 0; k < maxFlows; k++)   // a few dozen passes over a few hundred rows, once a second
+        {
+            int best = -1;
+            for (int r = 0; r < size; r++)
+            {
+                if (helper[r] == NatEngine.OFFLOADED_ROWS && !shown[r]
+                    && (best < 0 || bytesOut[r] + bytesIn[r] > bytesOut[best] + bytesIn[best]))
+                {
+                    best = r;
+                }
+            }
+            shown[best] = true;
+        }
+        return shown;
     }
 }

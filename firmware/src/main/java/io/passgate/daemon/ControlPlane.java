@@ -205,7 +205,16 @@ public final class ControlPlane implements ButtonActions
     }
 
     /** The live tunnels of every shard; with {@code flows} the offloaded TCP and UDP flows too. */
-    public synchronized List<Map<String, Object>> tunnels(final boolean flows)
+    public List<Map<String, Object>> tunnels(final boolean flows)
+    {
+        return tunnels(flows ? Integer.MAX_VALUE : 0, null);
+    }
+
+    /**
+     * The live tunnels of every shard and, of the offloaded TCP and UDP flows, each shard's {@code maxFlows}
+     * busiest; {@code offloaded}, when given, gets [0] the offloaded flows there are in all.
+     */
+    public synchronized List<Map<String, Object>> tunnels(final int maxFlows, final int[] offloaded)
     {
         final List<Map<String, Object>> rows = new ArrayList<>();
         if (engines.isEmpty())
@@ -234,9 +243,15 @@ public final class ControlPlane implements ButtonActions
         {
             Thread.currentThread().interrupt();
         }
+        int total = 0;
         for (final TunnelTable t : tables)
         {
-            rows.addAll(t.rows(wanAddress, flows));
+            rows.addAll(t.rows(wanAddress, maxFlows));
+            total += t.offloadedFlows();
+        }
+        if (offloaded != null)
+        {
+            offloaded[0] = total;
         }
         return rows;
     }

@@ -573,7 +573,24 @@ public final class Daemon implements AutoCloseable
                     }
                     response.put("switches", control.switches().toJson());
                 }
-                case "tunnels" -> response.put("tunnels", control.tunnels(!Boolean.FALSE.equals(request.get("flows"))));
+                case "tunnels" ->
+                {
+                    // "flows": false leaves the offloaded TCP and UDP flows out; "max-flows": N gives the N
+                    // busiest of each shard and "offloaded-flows", how many there are in all (the status page)
+                    final Object max = request.get("max-flows");
+                    if (max != null && !(max instanceof Number n && n.longValue() >= 0))
+                    {
+                        return ControlServer.error("tunnels: \"max-flows\" must be a number >= 0");
+                    }
+                    final int[] offloaded = new int[1];
+                    final int maxFlows = Boolean.FALSE.equals(request.get("flows")) ? 0
+                        : max == null ? Integer.MAX_VALUE : (int)Math.min(Integer.MAX_VALUE, ((Number)max).longValue());
+                    response.put("tunnels", control.tunnels(maxFlows, offloaded));
+                    if (max != null)
+                    {
+                        response.put("offloaded-flows", offloaded[0]);
+                    }
+                }
                 case "counters" -> response.put("counters", ControlPlane.counters(countersFile));
                 case "reload" -> response.put("reload", reload());
                 case "button" ->

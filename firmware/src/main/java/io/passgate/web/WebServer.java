@@ -36,7 +36,7 @@ import org.tinylog.Logger;
  * <pre>
  * GET  /                 the page
  * GET  /api/status       as the control API's {"cmd":"status"} (status, panel, leds)
- * GET  /api/tunnels      as {"cmd":"tunnels"}
+ * GET  /api/tunnels      as {"cmd":"tunnels"} (every row; the page's update has the busiest PAGE_FLOWS offloaded flows)
  * GET  /api/counters     as {"cmd":"counters"}
  * GET  /api/history      the last 10 minutes of tunnel traffic per protocol, one sample a second
  * GET  /api/session      {"password-set":..,"logged-in":..,"csrf":..}
@@ -56,6 +56,11 @@ public final class WebServer implements AutoCloseable
     static final long FAILURE_WINDOW_MS = 60_000L;
     static final int MAX_BODY = 4096;
     static final int MAX_STREAMS = 16;
+    /**
+     * The offloaded TCP and UDP flows the page's update lists (the busiest, per dataplane thread; the count of
+     * all beside them): a few dozen rows a second, where hundreds grew the heap to its bound.
+     */
+    static final int PAGE_FLOWS = 50;
 
     private final HttpServer server;
     private final ExecutorService executor;
@@ -63,6 +68,8 @@ public final class WebServer implements AutoCloseable
     private final WebPassword password;
     private final WebSessions sessions;
     private final TrafficHistory history;
+    /** The offloaded flows there were in all at the last read of the tunnels (sampler thread, publish). */
+    private volatile long offloadedFlows;
     private final LongSupplier clock;
     private final byte[] page;
     private final String csp;
@@ -212,9 +219,15 @@ public final class WebServer implements AutoCloseable
         return rows;
     }
 
+    /**
+     * The page's tunnel rows: every helper's tunnel and the {@link #PAGE_FLOWS} busiest offloaded TCP and UDP
+     * flows (of each dataplane thread); how many offloaded flows there are in all goes to {@link #offloadedFlows}.
+     */
     private List<Map<String, Object>> tunnels()
     {
-        return rows(api.apply(Map.of("cmd", "tunnels")).get("tunnels"));
+        final Map<String, Object> r = api.apply(Map.of("cmd", "tunnels", "max-flows", PAGE_FLOWS));
+        offloadedFlows = r.get("offloaded-flows") instanceof Number n ? n.longValue() : 0;
+        return rows(r.get("tunnels"));
     }
 
     @SuppressWarnings("unchecked")
@@ -238,6 +251,7 @@ public final class WebServer implements AutoCloseable
         m.put("panel", status.get("panel"));
         m.put("leds", status.get("leds"));
         m.put("tunnels", tunnels);
+        m.put("offloaded-flows", offloadedFlows);
         final Object counters = api.apply(Map.of("cmd", "counters")).get("counters");
         final Map<String, Object> refusals = new LinkedHashMap<>();
         final Map<String, Object> drops = new LinkedHashMap<>();

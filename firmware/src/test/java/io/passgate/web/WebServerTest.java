@@ -52,7 +52,8 @@ class WebServerTest
         final String cmd = String.valueOf(request.get("cmd"));
         synchronized (requests)
         {
-            requests.add(cmd + (Boolean.FALSE.equals(request.get("flows")) ? "-helpers" : ""));
+            requests.add(cmd + (Boolean.FALSE.equals(request.get("flows")) ? "-helpers"
+                : request.containsKey("max-flows") ? "-max" + request.get("max-flows") : ""));
         }
         final Map<String, Object> m = new LinkedHashMap<>();
         m.put("ok", true);
@@ -64,7 +65,14 @@ class WebServerTest
                 m.put("panel", "virtual board");
                 m.put("leds", Map.of("pptp", switches.get().effective("pptp") ? "on" : "off"));
             }
-            case "tunnels" -> m.put("tunnels", tunnelRows);
+            case "tunnels" ->
+            {
+                m.put("tunnels", tunnelRows);
+                if (request.containsKey("max-flows"))
+                {
+                    m.put("offloaded-flows", 480L);
+                }
+            }
             case "counters" -> m.put("counters", Map.of("passthrough-refused", 3L, "drop-malformed", 2L, "drop-filtered", 0L));
             case "switch" ->
             {
@@ -331,7 +339,8 @@ class WebServerTest
         synchronized (requests)
         {
             assertTrue(requests.contains("tunnels-helpers"), requests.toString());
-            assertFalse(requests.contains("tunnels") || requests.contains("counters"), "nobody watches: " + requests);
+            assertFalse(requests.contains("tunnels") || requests.contains("tunnels-max" + WebServer.PAGE_FLOWS)
+                || requests.contains("counters"), "nobody watches: " + requests);
             requests.clear();
         }
         try (Socket s = new Socket("127.0.0.1", server.port()))
@@ -342,11 +351,15 @@ class WebServerTest
             final BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
             assertTrue(in.readLine().startsWith("HTTP/1.1 200"));
             assertTrue(Json.parseObject(nextData(in)).containsKey("tunnels"), "a fresh update at once");
-            nextData(in);   // the sampler's next one
+            final Map<String, Object> next = Json.parseObject(nextData(in));   // the sampler's next one
             synchronized (requests)
             {
-                assertTrue(requests.contains("tunnels") && requests.contains("counters"), "watched: " + requests);
+                // the page's rows: the helpers' tunnels and the busiest offloaded flows, never all of them
+                assertTrue(requests.contains("tunnels-max" + WebServer.PAGE_FLOWS) && requests.contains("counters"),
+                    "watched: " + requests);
+                assertFalse(requests.contains("tunnels"), "watched: " + requests);
             }
+            assertEquals(480L, next.get("offloaded-flows"), "how many the kernel carries in all");
         }
     }
 

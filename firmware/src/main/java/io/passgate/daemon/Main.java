@@ -57,6 +57,10 @@ public final class Main
         Changing a switch there needs web.password-hash (set it with passgatectl web-password); without one the
         page is read-only.
 
+        The launcher runs the JVM with a heap for the default tables (-Xmx32m) and its JIT by PASSGATE_JIT =
+        auto | c1 | c2: auto takes C1 below 1 GiB of memory (a smaller peak: a Pi Zero 2 W stays under 64 MiB)
+        and C2 from 1 GiB on (a faster packet path); PASSGATE_JAVA_OPTS come last and win (passgate(8)).
+
         Keys and defaults:
         """;
 

@@ -198,21 +198,10 @@ public final class ControlPlane implements ButtonActions
         }
     }
 
-    /** The live tunnels of every shard, copied on each shard's own thread, with the offloaded flows. */
-    public List<Map<String, Object>> tunnels()
-    {
-        return tunnels(true);
-    }
-
-    /** The live tunnels of every shard; with {@code flows} the offloaded TCP and UDP flows too. */
-    public List<Map<String, Object>> tunnels(final boolean flows)
-    {
-        return tunnels(flows ? Integer.MAX_VALUE : 0, null);
-    }
-
     /**
-     * The live tunnels of every shard and, of the offloaded TCP and UDP flows, each shard's {@code maxFlows}
-     * busiest; {@code offloaded}, when given, gets [0] the offloaded flows there are in all.
+     * The live tunnels of every shard, copied on each shard's own thread, and, of the offloaded TCP and UDP
+     * flows, each shard's {@code maxFlows} busiest (0: none); {@code offloaded}, when given, gets [0] the
+     * offloaded flows there are in all.
      */
     public synchronized List<Map<String, Object>> tunnels(final int maxFlows, final int[] offloaded)
     {

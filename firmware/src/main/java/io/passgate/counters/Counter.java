@@ -134,6 +134,7 @@ public enum Counter
     OFFLOADED_ESP("ESP security associations the kernel took: stateless rewrites by (server, SPI) from maps esp_in and esp_out"),
     OFFLOADED_GRE("PPTP calls' GRE the kernel took: stateless rewrites by (server, Call ID) from maps gre_in, gre_in_call and set gre_out"),
     OFFLOAD_REFUSED("offers the kernel refused (the flow stays in passgate)"),
+    OFFLOAD_REPLACED("offers that met an entry of the flow's own tuple not passgate's (the fail-open fallback's masquerade made it while passgate was down): that entry deleted, passgate's made"),
     OFFLOAD_LIVE("flows the kernel carries now (gauge)"),
     OFFLOAD_HANDED_BACK("offloaded flows handed back to passgate when the kernel's entry ended (its idle timeout, deleted)"),
     OFFLOAD_ENDED("offloaded TCP connections the kernel saw close (FIN or RST): their sessions end"),

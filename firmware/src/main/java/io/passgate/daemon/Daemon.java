@@ -238,16 +238,19 @@ public final class Daemon implements AutoCloseable
         {
             liveSet.start();   // the sets exist now
         }
+        takeOver();
         if (offloader != null)
         {
-            final int stale = offloader.removeStale();   // the old entries, now that our rules are in
+            // the old entries, now that our rules are in and (fail-open) the heartbeat has turned on their notrack
+            // rules: removed before, a packet in between met no entry, tracked, and the fail-open fallback's
+            // masquerade made one of its own, which refused passgate's entry for that flow from then on
+            final int stale = offloader.removeStale();
             if (stale != 0)
             {
                 Logger.warn("offload: removing an earlier run's entries: errno {}", stale);
             }
             offloader.start();
         }
-        takeOver();
         running = true;
         controlServer = new ControlServer(ctx.runtimeDir().resolve("control.sock"), ctx.controlGroup(), this::handle);
         if (ctx.metricsAddress() != null)

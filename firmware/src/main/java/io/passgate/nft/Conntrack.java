@@ -97,6 +97,11 @@ public final class Conntrack implements AutoCloseable
     private final NetlinkDump dumpReader = new NetlinkDump(this::dumpRow, false);
     /** The visitor of the dump being read. */
     private Visitor dumpVisitor;
+    /** {@link #markOf}: the reply's entry is parsed, and its mark kept, while this is set. */
+    private boolean capture;
+    private boolean captured;
+    private int capturedMark;
+    private static final Visitor IGNORE = (d, m, p, s, sp, ds, dp, t, o, a, b, c, e) -> { };
     private int seq = 1;
     private int lastError;
 
@@ -199,6 +204,28 @@ public final class Conntrack implements AutoCloseable
             Linux.NLM_F_REQUEST | Linux.NLM_F_ACK, seq++, Linux.AF_INET, 0);
         at = tuple(b, at, CTA_TUPLE_ORIG, protocol, client, clientPort, server, serverPort);
         return request(Netlink.finish(b, 0, at));
+    }
+
+    /**
+     * The connection mark of the entry whose original tuple is (client, server), as an unsigned value; or -errno
+     * (ENOENT: no such entry).
+     */
+    public long markOf(final int protocol, final int client, final int clientPort, final int server,
+        final int serverPort)
+    {
+        final UnsafeBuffer b = out.buffer();
+        int at = Netlink.putNfHeader(b, 0, Linux.NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET,
+            Linux.NLM_F_REQUEST | Linux.NLM_F_ACK, seq++, Linux.AF_INET, 0);
+        at = tuple(b, at, CTA_TUPLE_ORIG, protocol, client, clientPort, server, serverPort);
+        capture = true;
+        captured = false;
+        final int error = request(Netlink.finish(b, 0, at));
+        capture = false;
+        if (error != 0)
+        {
+            return -error;
+        }
+        return captured ? capturedMark & 0xFFFFFFFFL : -Linux.ENOENT;
     }
 
     /** Deletes every IPv4 entry whose mark has the bits of {@code mask} equal to {@code mark}; 0 or the errno. */
@@ -552,6 +579,13 @@ public final class Conntrack implements AutoCloseable
                 if (len < Linux.NLMSG_HDRLEN)
                 {
                     break;
+                }
+                if (capture && Netlink.messageSeq(r, off) == mySeq
+                    && (Netlink.messageType(r, off) >> 8) == Linux.NFNL_SUBSYS_CTNETLINK && off + len <= n
+                    && parse(r, off, len, false, IGNORE))
+                {
+                    captured = true;
+                    capturedMark = pMark;
                 }
                 if (Netlink.messageType(r, off) == Linux.NLMSG_ERROR && Netlink.messageSeq(r, off) == mySeq)
                 {

@@ -526,8 +526,19 @@ public final class Offloader implements AutoCloseable
         c.bytesIn[f] = 0;
         c.seen[f] = dumpGeneration;
         final boolean tunnel = isTunnel(protocol);
-        final int error = tunnel ? 0 : conntrack.create(protocol, src, sport, dst, dport, wanAddress, extPort,
+        int error = tunnel ? 0 : conntrack.create(protocol, src, sport, dst, dport, wanAddress, extPort,
             mark(c.shard, f), INITIAL_TIMEOUT_S);
+        if (error == Linux.EEXIST && !tunnel && foreign(conntrack.markOf(protocol, src, sport, dst, dport))
+            && conntrack.delete(protocol, src, sport, dst, dport) == 0)
+        {
+            // an entry with the flow's own original tuple, and not passgate's (no mark bit 31): the fail-open
+            // fallback's masquerade made it from a packet tracked while passgate was down or not yet owning the
+            // traffic. The flow's packets are passgate's now (untracked), so that entry is a leftover: replaced.
+            // A clash of the reply tuple (another flow's), or passgate's own entry, stays a refusal.
+            counters.increment(Counter.OFFLOAD_REPLACED);
+            error = conntrack.create(protocol, src, sport, dst, dport, wanAddress, extPort, mark(c.shard, f),
+                INITIAL_TIMEOUT_S);
+        }
         if (error != 0 || !(tunnel ? tunnelElements(c, f) : elements(Linux.NFT_MSG_NEWSETELEM, c, f)))
         {
             if (error == 0 && !tunnel)
@@ -553,6 +564,12 @@ public final class Offloader implements AutoCloseable
         {
             tunnels++;
         }
+    }
+
+    /** Whether {@link Conntrack#markOf}'s answer is an entry that passgate did not make. */
+    private static boolean foreign(final long mark)
+    {
+        return mark >= 0 && (mark & (MARK_BIT & 0xFFFFFFFFL)) == 0;
     }
 
     /** Elements first, then the entry: no packet of the flow meets a missing entry untracked. */

@@ -13,6 +13,7 @@ import io.passgate.counters.Counter;
 import io.passgate.counters.CounterSet;
 import io.passgate.nat.Offload;
 import io.passgate.nat.Protocols;
+import io.passgate.sys.Linux;
 import io.passgate.sys.Netns;
 import io.passgate.testing.RequiresRoot;
 import io.passgate.wire.Ipv4Header;
@@ -342,6 +343,27 @@ class OffloaderKernelTest
             now += 10;
             offloader.doWork(now);
             assertEquals(List.of(), entries(ct));
+
+            // an entry of the flow's own tuple that passgate did not make (the fail-open fallback's masquerade, while
+            // passgate was down): replaced by passgate's; passgate's own entry of a tuple is never replaced (flow 5)
+            assertEquals(0, ct.create(Protocols.UDP, CLIENT, 5100, SERVER, 1194, WAN, 5100, 0, 60));
+            assertEquals(0L, ct.markOf(Protocols.UDP, CLIENT, 5100, SERVER, 1194));
+            assertEquals(-Linux.ENOENT, ct.markOf(Protocols.UDP, CLIENT, 5199, SERVER, 1194));
+            final long offloaded = counters.get(Counter.OFFLOADED);
+            assertTrue(channel.offer(6, Protocols.UDP, CLIENT, 5100, SERVER, 1194, 5100));
+            offloader.doWork(now);
+            assertEquals(offloaded + 1, counters.get(Counter.OFFLOADED));
+            assertEquals(1, counters.get(Counter.OFFLOAD_REPLACED));
+            assertEquals(1, counters.get(Counter.OFFLOAD_REFUSED), "no refusal more");
+            assertEquals(List.of(new Row(Offloader.mark(0, 6), Protocols.UDP, CLIENT, 5100, SERVER, 1194)), entries(ct));
+            assertEquals(Offloader.mark(0, 6) & 0xFFFFFFFFL, ct.markOf(Protocols.UDP, CLIENT, 5100, SERVER, 1194));
+            assertTrue(channel.withdraw(6, Protocols.UDP, CLIENT, 5100, SERVER, 1194, 5100));
+            now += 10;
+            offloader.doWork(now);
+            now += 10;
+            offloader.doWork(now);
+            assertEquals(List.of(), entries(ct));
+            reports(channel);
 
             // flushAll (what a fail-closed stop does) removes every offloaded entry: the flow is told it ended
             assertTrue(channel.offer(7, Protocols.UDP, CLIENT, 6000, SERVER, 53, 6000));

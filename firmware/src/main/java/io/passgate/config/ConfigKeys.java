@@ -89,6 +89,8 @@ public final class ConfigKeys
     public static final String OFFLOAD_DEFAULT = "false";
     public static final String OFFLOAD_AFTER_PACKETS_PROP_NAME = "offload.after-packets";
     public static final String OFFLOAD_AFTER_PACKETS_DEFAULT = "8";
+    public static final String OFFLOAD_FLOWTABLE_PROP_NAME = "offload.flowtable";
+    public static final String OFFLOAD_FLOWTABLE_DEFAULT = "auto";
 
     public static final String PPTP_MAX_CONNECTIONS_PROP_NAME = "pptp.max-connections";
     public static final String PPTP_MAX_CONNECTIONS_DEFAULT = "256";
@@ -159,6 +161,7 @@ public final class ConfigKeys
         DEFAULTS.put(NAT_LIVE_FLOWS_PROP_NAME, NAT_LIVE_FLOWS_DEFAULT);
         DEFAULTS.put(OFFLOAD_PROP_NAME, OFFLOAD_DEFAULT);
         DEFAULTS.put(OFFLOAD_AFTER_PACKETS_PROP_NAME, OFFLOAD_AFTER_PACKETS_DEFAULT);
+        DEFAULTS.put(OFFLOAD_FLOWTABLE_PROP_NAME, OFFLOAD_FLOWTABLE_DEFAULT);
         DEFAULTS.put(NAT_NEW_RATE_PER_CLIENT_PROP_NAME, NAT_NEW_RATE_PER_CLIENT_DEFAULT);
         DEFAULTS.put(NAT_WAN_RATE_PER_SOURCE_PROP_NAME, NAT_WAN_RATE_PER_SOURCE_DEFAULT);
         DEFAULTS.put(PPTP_MAX_CONNECTIONS_PROP_NAME, PPTP_MAX_CONNECTIONS_DEFAULT);

@@ -56,6 +56,7 @@ public final class PassgateContext
     private int natWanRatePerSource;
     private boolean offload;
     private int offloadAfterPackets;
+    private boolean offloadFlowtable;
     private Path runtimeDir;
     private Path stateDir;
     private String logLevel;
@@ -219,6 +220,7 @@ public final class PassgateContext
             throw new ConfigException(v.where(LIVE_MARK_PROP_NAME) + ": must not use bit 0x400000 (offload's)");
         }
         offloadAfterPackets = v.integer(OFFLOAD_AFTER_PACKETS_PROP_NAME, 2, 1_000_000);
+        offloadFlowtable = v.choice(OFFLOAD_FLOWTABLE_PROP_NAME, "auto", "off").equals("auto");
         pptpMaxConnections = v.integer(PPTP_MAX_CONNECTIONS_PROP_NAME, 1, 65536);
         pptpMaxCalls = v.integer(PPTP_MAX_CALLS_PROP_NAME, 1, 65535);
         pptpMaxCallsPerConnection = v.integer(PPTP_MAX_CALLS_PER_CONNECTION_PROP_NAME, 1, 65535);
@@ -530,6 +532,15 @@ public final class PassgateContext
     public boolean offload()
     {
         return offload;
+    }
+
+    /**
+     * Whether offloaded TCP and UDP flows also go to the kernel's flowtable where it has one ("auto"), which
+     * carries them past netfilter's hooks; "off": conntrack's path alone.
+     */
+    public boolean offloadFlowtable()
+    {
+        return offloadFlowtable;
     }
 
     /** Packets (both ways together, each way at least one) a flow carries in passgate before it is offloaded. */

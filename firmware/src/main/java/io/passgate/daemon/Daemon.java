@@ -149,11 +149,14 @@ public final class Daemon implements AutoCloseable
             default -> firewall.detectBackend();
         };
         final boolean live = ctx.natLiveFlows() && ctx.translate();
+        final boolean flowtable = offload && ctx.translate() && ctx.offloadFlowtable()
+            && firewall.flowtableProblem(ctx.lanInterface(), ctx.wanInterface()) == null;
         return new RulesetSpec(ctx.lanInterface(), ctx.wanInterface(), ctx.wanAddress(), ctx.queueBase(),
             ctx.threads(), ctx.failOpen(), ctx.translate(), backend, ctx.hairpinMark(), ctx.aliveTimeoutMs(),
             live ? ctx.liveMark() : 0, ctx.natNewRatePerClient(), ctx.natWanRatePerSource(),
             (int)Math.min(1L << 24, 2L * ctx.natMaxFlows() * ctx.threads()),
-            offload && ctx.translate() ? (int)Math.min(1L << 24, 2L * ctx.natMaxFlows() * ctx.threads()) : 0);
+            offload && ctx.translate() ? (int)Math.min(1L << 24, 2L * ctx.natMaxFlows() * ctx.threads()) : 0,
+            flowtable);
     }
 
     public void start() throws IOException
@@ -177,6 +180,19 @@ public final class Daemon implements AutoCloseable
                 offloader.close();
                 offloader = null;
                 spec = specFor(ctx, firewall, false);
+            }
+        }
+        if (offloader != null && ctx.offloadFlowtable())
+        {
+            if (spec.flowtableOffload())
+            {
+                Logger.info("offload: the kernel's flowtable '{}' on {} and {} carries offloaded TCP and UDP flows "
+                    + "past netfilter's hooks", RulesetSpec.FLOWTABLE, ctx.lanInterface(), ctx.wanInterface());
+            }
+            else
+            {
+                Logger.info("offload: no flowtable in this kernel ({}): offloaded TCP and UDP flows take conntrack's "
+                    + "path", firewall.flowtableProblem(ctx.lanInterface(), ctx.wanInterface()));
             }
         }
         Files.createDirectories(ctx.runtimeDir());
@@ -241,14 +257,12 @@ public final class Daemon implements AutoCloseable
         takeOver();
         if (offloader != null)
         {
-            // the old entries, now that our rules are in and (fail-open) the heartbeat has turned on their notrack
-            // rules: removed before, a packet in between met no entry, tracked, and the fail-open fallback's
-            // masquerade made one of its own, which refused passgate's entry for that flow from then on
-            final int stale = offloader.removeStale();
-            if (stale != 0)
-            {
-                Logger.warn("offload: removing an earlier run's entries: errno {}", stale);
-            }
+            // the earlier run's entries, now that our rules own the traffic (fail-open: the first heartbeat has turned
+            // the notrack rules on). Removed before, a packet in between met no entry, was tracked, and the fallback's
+            // masquerade made an entry of its own (replaced at the offer now, see Offloader). Until now those flows
+            // went on with their old entries, through conntrack: chain offload_flow takes only flows in set
+            // offload_ports, empty at start, into the flowtable.
+            removeStale();
             offloader.start();
         }
         running = true;
@@ -296,6 +310,15 @@ public final class Daemon implements AutoCloseable
         {
             heartbeatFault = "heartbeat refused (rules missing?)";
             Logger.warn("the first heartbeat was refused by the kernel (errno {})", heartbeat.lastError());
+        }
+    }
+
+    private void removeStale()
+    {
+        final int stale = offloader.removeStale();
+        if (stale != 0)
+        {
+            Logger.warn("offload: removing an earlier run's entries: errno {}", stale);
         }
     }
 

@@ -79,6 +79,23 @@ public final class Firewall
     }
 
     /**
+     * Whether this kernel has the software flowtable passgate's offload uses on these interfaces: a probe table
+     * with such a flowtable (counter flag) and a {@code flow add} rule is checked ({@code nft -c}: the kernel
+     * validates it, nothing changes). Null when it would load, else what nft said (this development machine's
+     * kernel, built without nf_flow_table: "No such file or directory").
+     */
+    public String flowtableProblem(final String lanInterface, final String wanInterface) throws IOException
+    {
+        final String probe = "table inet passgate_probe {\n\tflowtable f {\n\t\thook ingress priority filter\n"
+            + "\t\tdevices = { " + RulesetRenderer.quote(lanInterface) + ", " + RulesetRenderer.quote(wanInterface)
+            + " }\n\t\tcounter\n\t}\n\tchain c {\n\t\ttype filter hook forward priority filter + 20;\n"
+            + "\t\tct mark & 0x80000000 == 0x80000000 meta l4proto { tcp, udp } flow add @f\n\t}\n}\n";
+        final Result r = run(probe, nft, "-c", "-f", "-");
+        return r.ok() ? null : r.output().lines().filter(l -> l.startsWith("Error") || l.contains("rror:"))
+            .findFirst().orElse(r.output().lines().findFirst().orElse("nft -c failed")).strip();
+    }
+
+    /**
      * Checks the rendered table against this kernel without changing anything ({@code nft -c}): null when it
      * would load, else what nft said (say, a kernel without per-element counters for the offload maps).
      */

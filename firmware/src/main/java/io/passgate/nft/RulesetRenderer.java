@@ -88,6 +88,10 @@ public final class RulesetRenderer
             b.append("\t\tcomment \"offloaded flows, both directions as on the wire: the kernel's conntrack entry (passgate's mapping) carries them\"\n");
             b.append("\t}\n\n");
             appendTunnelMaps(b, s.offloadSetSize());
+            if (s.flowtableOffload())
+            {
+                appendFlowtable(b, lan, wan);
+            }
         }
 
         // raw prerouting
@@ -370,6 +374,32 @@ public final class RulesetRenderer
         b.append("\t}\n\n");
     }
 
+    /**
+     * The software flowtable and the rule that fills it: an offloaded flow's conntrack entry (passgate's mapping,
+     * connection mark bit 31) goes to the flowtable with its next packet forwarded from the LAN (as on the wire in
+     * set offload_ports, so never an earlier run's entry: the set starts empty), and from then on the ingress
+     * hook of either interface forwards the flow's packets with that entry's translation, past prerouting,
+     * forward and postrouting (the kernel's own checks: an established TCP entry, no FIN or RST, a route both
+     * ways). A FIN or RST, 30 s idle, or the entry's deletion hand the flow back to conntrack's path; the
+     * counter flag keeps conntrack accounting (passgate's traffic reports) true.
+     */
+    private static void appendFlowtable(final StringBuilder b, final String lan, final String wan)
+    {
+        b.append("\t# offloaded flows past netfilter's hooks (the kernel's software fast path)\n");
+        b.append("\tflowtable ").append(RulesetSpec.FLOWTABLE).append(" {\n");
+        b.append("\t\thook ingress priority filter\n");
+        b.append("\t\tdevices = { ").append(lan).append(", ").append(wan).append(" }\n");
+        b.append("\t\tcounter\n");
+        b.append("\t}\n\n");
+        b.append("\tchain offload_flow {\n");
+        b.append("\t\ttype filter hook forward priority filter + 20; policy accept;\n");
+        b.append("\t\tct mark & ").append(hex(OFFLOAD_CT_MARK)).append(" == ").append(hex(OFFLOAD_CT_MARK))
+            .append(" ip saddr . ip daddr . meta l4proto . th sport . th dport @").append(RulesetSpec.OFFLOAD_PORTS_SET)
+            .append(" flow add @").append(RulesetSpec.FLOWTABLE)
+            .append(" comment \"an offloaded flow's entry, from the LAN: to the flowtable (not an earlier run's)\"\n");
+        b.append("\t}\n\n");
+    }
+
     /** The fail-open chain: the kernel masquerades LAN-to-WAN traffic that passgate does not handle. */
     private static void appendFallbackNat(final StringBuilder b, final String lan, final String wan)
     {
@@ -560,7 +590,7 @@ public final class RulesetRenderer
             + (s.failOpen() ? " --queue-bypass" : "");
     }
 
-    private static String quote(final String name)
+    static String quote(final String name)
     {
         return "\"" + name + "\"";
     }

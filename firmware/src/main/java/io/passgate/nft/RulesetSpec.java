@@ -22,11 +22,20 @@ import io.passgate.wire.Ipv4Header;
  * @param lanNewRate     packets per second a LAN client may send outside live flows (a kernel limit); 0: none
  * @param wanNewRate     packets per second a WAN source may send to the WAN address outside live flows; 0: none
  * @param liveSetSize    how many elements each live set holds
+ * @param offloadSetSize how many elements the offload set and maps hold; 0: no offload
+ * @param flowtable      offloaded TCP and UDP flows also go to the kernel's flowtable {@link #FLOWTABLE} on the LAN
+ *                       and WAN interfaces (software fast path: past netfilter's hooks); offload only
  */
 public record RulesetSpec(String lanInterface, String wanInterface, int wanAddress, int queueBase, int queues,
     boolean failOpen, boolean translate, QueueBackend backend, int hairpinMark, int aliveTimeoutMs, int liveMark,
-    int lanNewRate, int wanNewRate, int liveSetSize, int offloadSetSize)
+    int lanNewRate, int wanNewRate, int liveSetSize, int offloadSetSize, boolean flowtable)
 {
+    /**
+     * The kernel's software flowtable: offloaded TCP and UDP flows (connection mark bit 31) are added to it in
+     * the forward hook, and then go from the ingress hook of the LAN or WAN interface straight to the other one
+     * with conntrack's translation, past prerouting, forward and postrouting.
+     */
+    public static final String FLOWTABLE = "fastpath";
     /**
      * Offloaded TCP and UDP flows (see Offloader), both directions as on the wire: accepted before the notrack
      * rule, so conntrack's entry (passgate's mapping) carries them.
@@ -68,7 +77,7 @@ public record RulesetSpec(String lanInterface, String wanInterface, int wanAddre
         final int hairpinMark, final int aliveTimeoutMs)
     {
         this(lanInterface, wanInterface, wanAddress, queueBase, queues, failOpen, translate, backend, hairpinMark,
-            aliveTimeoutMs, 0, 0, 0, 0, 0);
+            aliveTimeoutMs, 0, 0, 0, 0, 0, false);
     }
 
     /** Without offload. */
@@ -78,7 +87,17 @@ public record RulesetSpec(String lanInterface, String wanInterface, int wanAddre
         final int wanNewRate, final int liveSetSize)
     {
         this(lanInterface, wanInterface, wanAddress, queueBase, queues, failOpen, translate, backend, hairpinMark,
-            aliveTimeoutMs, liveMark, lanNewRate, wanNewRate, liveSetSize, 0);
+            aliveTimeoutMs, liveMark, lanNewRate, wanNewRate, liveSetSize, 0, false);
+    }
+
+    /** Without the flowtable. */
+    public RulesetSpec(final String lanInterface, final String wanInterface, final int wanAddress, final int queueBase,
+        final int queues, final boolean failOpen, final boolean translate, final QueueBackend backend,
+        final int hairpinMark, final int aliveTimeoutMs, final int liveMark, final int lanNewRate,
+        final int wanNewRate, final int liveSetSize, final int offloadSetSize)
+    {
+        this(lanInterface, wanInterface, wanAddress, queueBase, queues, failOpen, translate, backend, hairpinMark,
+            aliveTimeoutMs, liveMark, lanNewRate, wanNewRate, liveSetSize, offloadSetSize, false);
     }
 
     public RulesetSpec
@@ -106,6 +125,12 @@ public record RulesetSpec(String lanInterface, String wanInterface, int wanAddre
     public boolean offload()
     {
         return offloadSetSize > 0 && translate;
+    }
+
+    /** Whether offloaded TCP and UDP flows go to the kernel's flowtable (offload only). */
+    public boolean flowtableOffload()
+    {
+        return flowtable && offload();
     }
 
     /** Whether live flows have queues of their own (translate mode only). */

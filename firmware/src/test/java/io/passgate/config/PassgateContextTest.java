@@ -170,6 +170,16 @@ class PassgateContextTest
     }
 
     @Test
+    void theFlowtableIsAutoByDefaultOffOnRequestAndNothingElse() throws ConfigException
+    {
+        assertTrue(conclude("lan-interface = eth0", "wan-interface = eth1", "offload = true").offloadFlowtable());
+        assertFalse(conclude("lan-interface = eth0", "wan-interface = eth1", "offload = true",
+            "offload.flowtable = off").offloadFlowtable());
+        final String message = error("lan-interface = eth0", "wan-interface = eth1", "offload.flowtable = on");
+        assertTrue(message.contains("offload.flowtable"), message);
+    }
+
+    @Test
     void aPathTheFileSystemCannotNameIsAConfigError()
     {
         // found by ConfigFuzzTest: a NUL byte in runtime-dir escaped as InvalidPathException

@@ -1,6 +1,8 @@
 package io.passgate.nft;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -122,5 +124,24 @@ class RulesetRendererTest
         golden("offload-fail-closed.nft", RulesetRenderer.nftScript(offloadSpec(false)));
         assertEquals(RulesetRenderer.iptablesScript(liveSpec(1, QueueBackend.IPTABLES)),
             RulesetRenderer.iptablesScript(offloadSpec(true)), "offload changes no queue rule: they take untracked packets only");
+    }
+
+    @Test
+    void offloadWithTheFlowtable() throws IOException
+    {
+        final RulesetSpec s = new RulesetSpec("eth0", "eth1", Ipv4Header.parse("203.0.113.1"), 0, 1, false, true,
+            QueueBackend.IPTABLES, 0x100000, 2000, 0x200000, 10000, 5000, 131072, 131072, true);
+        assertTrue(s.flowtableOffload());
+        final String nft = RulesetRenderer.nftScript(s);
+        golden("offload-flowtable.nft", nft);
+        assertTrue(nft.contains("devices = { \"eth0\", \"eth1\" }"), "the LAN and WAN interfaces");
+        assertTrue(nft.contains("ct mark & 0x80000000 == 0x80000000 ip saddr . ip daddr . meta l4proto . th sport . th dport"
+            + " @offload_ports flow add @fastpath"), "only passgate's offloaded entries, of this run's flows");
+        assertEquals(RulesetRenderer.nftScript(offloadSpec(false)),
+            nft.replaceAll("(?s)\t# offloaded flows past.*?chain offload_flow \\{.*?\t}\n\n", ""),
+            "the flowtable adds itself and its chain, nothing else");
+        assertFalse(new RulesetSpec("eth0", "eth1", 1, 0, 1, false, true, QueueBackend.IPTABLES, 0x100000, 2000, 0, 0,
+            0, 1024, 0, true).flowtableOffload(), "no flowtable without offload");
+        assertFalse(RulesetRenderer.nftStoppedScript(s).contains("flowtable"), "a stop removes it with the table");
     }
 }

@@ -270,6 +270,15 @@ public final class Conntrack implements AutoCloseable
         return parse(b, offset, length, false, dumpVisitor) ? 1 : 0;
     }
 
+    /** Reads and drops the destroy events queued so far (an overflow of the socket's buffer included). */
+    public void discardEvents()
+    {
+        for (int i = 0; i < 1024 && pollEvents(IGNORE) != 0; i++)
+        {
+            // until none is left
+        }
+    }
+
     /**
      * Reads the destroy events queued so far (without waiting) to {@code visitor}; returns the events read, or
      * -ENOBUFS when the kernel dropped some (the socket's buffer overflowed: a dump must make up for them).

@@ -86,11 +86,7 @@ public final class Firewall
      */
     public String flowtableProblem(final String lanInterface, final String wanInterface) throws IOException
     {
-        final String probe = "table inet passgate_probe {\n\tflowtable f {\n\t\thook ingress priority filter\n"
-            + "\t\tdevices = { " + RulesetRenderer.quote(lanInterface) + ", " + RulesetRenderer.quote(wanInterface)
-            + " }\n\t\tcounter\n\t}\n\tchain c {\n\t\ttype filter hook forward priority filter + 20;\n"
-            + "\t\tct mark & 0x80000000 == 0x80000000 meta l4proto { tcp, udp } flow add @f\n\t}\n}\n";
-        final Result r = run(probe, nft, "-c", "-f", "-");
+        final Result r = run(RulesetRenderer.flowtableProbe(lanInterface, wanInterface), nft, "-c", "-f", "-");
         return r.ok() ? null : r.output().lines().filter(l -> l.startsWith("Error") || l.contains("rror:"))
             .findFirst().orElse(r.output().lines().findFirst().orElse("nft -c failed")).strip();
     }

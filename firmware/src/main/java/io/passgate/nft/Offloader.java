@@ -315,18 +315,9 @@ public final class Offloader implements AutoCloseable
         // their destroy events are queued now, and name the sessions of the earlier run: a restored session keeps
         // its slot, so its new entry would have the same mark and tuple, and an old event read after it was made
         // would be taken for its end (the VM test saw the flow handed back and its next offer refused)
-        for (int i = 0; i < 1024; i++)
-        {
-            final int read = conntrack.pollEvents(IGNORE_ENTRY);
-            if (read == 0)
-            {
-                break;
-            }
-        }
+        conntrack.discardEvents();
         return error == Linux.ENOENT ? 0 : error;
     }
-
-    private static final Conntrack.Visitor IGNORE_ENTRY = (d, m, p, s, sp, ds, dp, t, o, a, b, c, e) -> { };
 
     /** The connection mark of shard {@code shard}'s session {@code flow}. */
     public static int mark(final int shard, final int flow)

@@ -386,11 +386,7 @@ public final class RulesetRenderer
     private static void appendFlowtable(final StringBuilder b, final String lan, final String wan)
     {
         b.append("\t# offloaded flows past netfilter's hooks (the kernel's software fast path)\n");
-        b.append("\tflowtable ").append(RulesetSpec.FLOWTABLE).append(" {\n");
-        b.append("\t\thook ingress priority filter\n");
-        b.append("\t\tdevices = { ").append(lan).append(", ").append(wan).append(" }\n");
-        b.append("\t\tcounter\n");
-        b.append("\t}\n\n");
+        appendFlowtableDeclaration(b, lan, wan);
         b.append("\tchain offload_flow {\n");
         b.append("\t\ttype filter hook forward priority filter + 20; policy accept;\n");
         b.append("\t\tct mark & ").append(hex(OFFLOAD_CT_MARK)).append(" == ").append(hex(OFFLOAD_CT_MARK))
@@ -398,6 +394,32 @@ public final class RulesetRenderer
             .append(" flow add @").append(RulesetSpec.FLOWTABLE)
             .append(" comment \"an offloaded flow's entry, from the LAN: to the flowtable (not an earlier run's)\"\n");
         b.append("\t}\n\n");
+    }
+
+    private static void appendFlowtableDeclaration(final StringBuilder b, final String lan, final String wan)
+    {
+        b.append("\tflowtable ").append(RulesetSpec.FLOWTABLE).append(" {\n");
+        b.append("\t\thook ingress priority filter\n");
+        b.append("\t\tdevices = { ").append(lan).append(", ").append(wan).append(" }\n");
+        b.append("\t\tcounter\n");
+        b.append("\t}\n\n");
+    }
+
+    /**
+     * A table that only {@code nft -c} checks ({@link Firewall#flowtableProblem}): passgate's flowtable on these
+     * interfaces and a rule that adds offloaded flows to it, the parts of the offload table a kernel without
+     * nf_flow_table (or without the flowtable's counter) refuses.
+     */
+    static String flowtableProbe(final String lanInterface, final String wanInterface)
+    {
+        final StringBuilder b = new StringBuilder("table inet passgate_probe {\n");
+        appendFlowtableDeclaration(b, quote(lanInterface), quote(wanInterface));
+        b.append("\tchain c {\n");
+        b.append("\t\ttype filter hook forward priority filter + 20;\n");
+        b.append("\t\tct mark & ").append(hex(OFFLOAD_CT_MARK)).append(" == ").append(hex(OFFLOAD_CT_MARK))
+            .append(" meta l4proto { tcp, udp } flow add @").append(RulesetSpec.FLOWTABLE).append('\n');
+        b.append("\t}\n}\n");
+        return b.toString();
     }
 
     /** The fail-open chain: the kernel masquerades LAN-to-WAN traffic that passgate does not handle. */

@@ -143,5 +143,10 @@ class RulesetRendererTest
         assertFalse(new RulesetSpec("eth0", "eth1", 1, 0, 1, false, true, QueueBackend.IPTABLES, 0x100000, 2000, 0, 0,
             0, 1024, 0, true).flowtableOffload(), "no flowtable without offload");
         assertFalse(RulesetRenderer.nftStoppedScript(s).contains("flowtable"), "a stop removes it with the table");
+        // the start's probe (nft -c) checks the flowtable the table declares, and a flow add of passgate's entries
+        final String probe = RulesetRenderer.flowtableProbe("eth0", "eth1");
+        final String declared = nft.substring(nft.indexOf("\tflowtable fastpath {"), nft.indexOf("\tchain offload_flow"));
+        assertTrue(probe.startsWith("table inet passgate_probe {\n" + declared), probe);
+        assertTrue(probe.contains("ct mark & 0x80000000 == 0x80000000 meta l4proto { tcp, udp } flow add @fastpath"), probe);
     }
 }

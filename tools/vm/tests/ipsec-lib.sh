@@ -24,32 +24,8 @@ rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 # reads it as a negative number)
 rand_spi() { printf '%08x' $(( (0x$(rand_hex 4) & 0x7fffffff) | 0x1000 )); }
 
-# ---- captures ---------------------------------------------------------------------------------------
-# cap_start HOST IF NAME: tcpdump on HOST's IF into $LAB/NAME.pcap, in the background
-cap_start() {
-    local h=$1 i=$2 n=$3
-    rm -f "$LAB/$n.pcap" "$LAB/$n.err"
-    # exec: $! is tcpdump itself (nsenter execs it), not a subshell that would ignore the signal
-    ( exec nsenter --net=/run/netns/"$h" --mount=/run/mntns/"$h" -- \
-        tcpdump -n -U -s 256 -i "$i" -w "$LAB/$n.pcap" 2> "$LAB/$n.err" ) &
-    echo $! > "$LAB/$n.pid"
-    wait_for 20 grep -q 'listening on' "$LAB/$n.err" || t_fail "tcpdump in $h on $i did not start: $(cat "$LAB/$n.err")"
-}
-# exited PID: the process is gone or a zombie (not reaped yet)
-exited() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
-# cap_stop NAME: stops the capture (tcpdump flushes and prints its counts)
-cap_stop() {
-    local n=$1 p; p=$(cat "$LAB/$n.pid" 2>/dev/null) || return 0
-    kill -TERM "$p" 2>/dev/null
-    wait_for 10 exited "$p" || { t_fail "tcpdump $n still running 10 s after SIGTERM"; kill -KILL "$p"; }
-    wait "$p" 2>/dev/null
-    grep -E 'packets (captured|dropped by kernel)' "$LAB/$n.err" | sed "s/^/  $n: /"
-    if grep -qE '^[1-9][0-9]* packets dropped by kernel' "$LAB/$n.err"; then
-        t_fail "tcpdump $n dropped packets: the capture is not complete"
-    fi
-}
-# cap_read NAME [FILTER]: the capture as text, one packet a line
-cap_read() { local n=$1; shift; tcpdump -n -r "$LAB/$n.pcap" "$@" 2>/dev/null; }
+# ---- captures: capture-lib.sh ----------------------------------------------------------------------
+. /plug/tools/vm/tests/capture-lib.sh
 # esp_spis NAME SRC DST: the SPIs (hex, no 0x) of the ESP packets from SRC to DST in the capture, with counts
 # ("count spi" lines); plain ESP and ESP in UDP (tcpdump writes both as "ESP(spi=0x...,seq=...)")
 esp_spis() {

@@ -47,9 +47,8 @@ pppoptfile = $D/lac.ppp
 EOF
 done
 # a capture on the WAN side of the router: every packet's source must be the WAN address
-inns router tcpdump -n -i wan0 -w $D/wan.pcap udp port 1701 or ip proto 115 >/dev/null 2>&1 &
-TCPDUMP=$!
-sleep 1
+. /plug/tools/vm/tests/capture-lib.sh
+cap_start router wan0 wan udp port 1701 or ip proto 115
 inns server xl2tpd -D -c $D/lns.conf -p /run/xl2tpd/lns.pid -C /run/xl2tpd/lns.ctl > $D/lns.log 2>&1 &
 wait_for 10 grep -q "Listening on IP address" $D/lns.log || t_fail "the LNS did not start: $(tail -3 $D/lns.log)"
 inns client1 xl2tpd -D -c $D/lac1.conf -p /run/xl2tpd/lac.pid -C /run/xl2tpd/l2tp-control > $D/lac1.log 2>&1 &
@@ -88,10 +87,10 @@ t_end "PPP up over both (pings $ok/2), LNS: $est tunnels and $calls calls from $
 
 t_start l2tp-no-lan-address-on-wan
 sleep 1
-kill -TERM $TCPDUMP 2>/dev/null; wait $TCPDUMP 2>/dev/null   # (a background job ignores SIGINT)
-total=$(tcpdump -n -r $D/wan.pcap 2>/dev/null | wc -l)
-leaks=$(tcpdump -n -r $D/wan.pcap 2>/dev/null | grep -c ' 192\.168\.1\.')
-sources=$(tcpdump -n -r $D/wan.pcap 'src host 10.0.0.1' 2>/dev/null | grep -c '10\.0\.0\.1\.1701 >')
+cap_stop wan
+total=$(cap_read wan | wc -l)
+leaks=$(cap_read wan | grep -c ' 192\.168\.1\.')
+sources=$(cap_read wan 'src host 10.0.0.1' | grep -c '10\.0\.0\.1\.1701 >')
 echo "wan0: $total L2TP packets, $sources from 10.0.0.1:1701, $leaks with a LAN address"
 [ "$total" -ge 20 ] || t_fail "only $total L2TP packets captured on wan0"
 [ "$leaks" = 0 ] || t_fail "$leaks packets with a LAN address on wan0"

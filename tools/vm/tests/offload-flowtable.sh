@@ -15,10 +15,8 @@
 #    port), and offloads it again into the flowtable; the stream loses at most 50 of its 4 800 datagrams;
 #  - a restart mid-stream (SIGTERM, fail-open: the table and its flowtable go, the fallback carries; then a
 #    start): the TCP stream carries on to its end and is offloaded to the flowtable again.
-# About 2.5 minutes in the VM. Manual for now (not in CI): every check passes, but the guest then hangs in the
-# harness's final stop of the plug (plug_finish), not yet understood.
+# About 2.5 minutes in the VM.
 # vm-arch: amd64
-# vm-manual: yes
 # vm-plug: PASSGATE_JIT=c1 tools/vm/plug-passgate --lan-if br-lan --wan-if wan0 --wan-address 10.0.0.1 --set offload=true
 # vm-timeout: 1200
 need_topology
@@ -34,8 +32,8 @@ offloaded_ft() {
 fwd_packets() { inns router nft list chain inet vmtest fwdcount | grep -o 'packets [0-9]*' | awk '{s += $2} END {print s + 0}'; }
 ct_line() { inns router conntrack -L 2>/dev/null | grep -E "$1" | head -1; }
 
-inns router tcpdump -n -i wan0 -w /tmp/lab/wan.pcap 'net 192.168.1.0/24' 2>/tmp/lab/tcpdump.err &
-DUMP=$!
+. /plug/tools/vm/tests/capture-lib.sh
+cap_start router wan0 wan net 192.168.1.0/24
 
 # ---- the start ---------------------------------------------------------------------------------------------
 t_start flowtable-found
@@ -169,7 +167,7 @@ t_end "the stream carried on across the restart: ${sent:-?} bytes, offloaded to 
 
 # ---- the WAN wire -----------------------------------------------------------------------------------------
 t_start no-lan-address-on-wan
-sleep 1; kill $DUMP 2>/dev/null; wait $DUMP 2>/dev/null
-leaks=$(tcpdump -n -r /tmp/lab/wan.pcap 2>/dev/null | wc -l)
-[ "$leaks" = 0 ] || t_fail "$leaks packets with a LAN address on wan0: $(tcpdump -n -r /tmp/lab/wan.pcap 2>/dev/null | head -3 | tr '\n' ' ')"
+sleep 1; cap_stop wan
+leaks=$(cap_read wan | wc -l)
+[ "$leaks" = 0 ] || t_fail "$leaks packets with a LAN address on wan0: $(cap_read wan | head -3 | tr '\n' ' ')"
 t_end "0 packets from or to 192.168.1.0/24 on wan0 through the whole test"

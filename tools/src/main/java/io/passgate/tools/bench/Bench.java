@@ -71,8 +71,9 @@ public final class Bench
                         Measures LAN-to-WAN throughput through the lab topology for: plain forwarding,
                         kernel masquerade, the C NFQUEUE accept-all reference (batch + GSO), passgate
                         forward (accept-all), passgate NAT without and with offload (settled flows
-                        carried by the kernel's conntrack; --threads data-plane threads, one queue each;
-                        default 1), TCP with 1 and --tcp-streams streams (default 4), 64-byte UDP, and
+                        carried by the kernel's conntrack, through its flowtable where the kernel has
+                        one; then also a case with offload.flowtable = off; --threads data-plane
+                        threads, one queue each; default 1), TCP with 1 and --tcp-streams streams (default 4), 64-byte UDP, and
                         two LAN clients' plain ESP to one server (passgate's ESP peers; per client);
                         prints medians, ratios and passgate's memory (RSS, heap). --interleave: --runs
                         rounds of every setup, one run of each case per round (drift hits all setups
@@ -155,7 +156,25 @@ public final class Bench
         final Map<String, double[]> esp = new LinkedHashMap<>();
         try (Lab lab = Lab.create(2))
         {
-            final IpsecPeers.Server espServer = esp() ? Lab.inNamespace(lab.server(1), 10_000,
+            // a kernel with a flowtable (offload.flowtable = auto takes it): offload to conntrack alone as well
+            final String flowtableProblem = Lab.inNamespace(lab.router(), 120_000,
+                () -> new io.passgate.nft.Firewall().flowtableProblem(Lab.LAN_IF, Lab.WAN_IF));
+            System.out.println("kernel flowtable: " + (flowtableProblem == null ? "yes (passgate NAT + offload uses it)"
+                : "no (" + flowtableProblem + ")"));
+            if (flowtableProblem == null)
+            {
+                setups.put("passgate NAT + offload, no flowtable", l ->
+                {
+                    final PassgateProcess pg = l.startPassgate("--set", "on-stop=remove", "--set",
+                        "threads=" + threads, "--set", "offload=true", "--set", "offload.flowtable=off");
+                    return () ->
+                    {
+                        report(pg);
+                        pg.stop();
+                    };
+                });
+            }
+            final IpsecPeers.Server espServer = esp() ? Lab.inNamespace(lab.server(1), 120_000,
                 () -> new IpsecPeers.Server(false)) : null;
             if (espServer != null)
             {
@@ -298,12 +317,12 @@ public final class Bench
         final double[] masq = esp.get("kernel masquerade");
         System.out.printf(Locale.ROOT, "%nPlain ESP, two LAN clients to one server (64-byte payloads, one way, delivered "
             + "at the server; median of %d runs of %d s)%n", runs, seconds);
-        System.out.printf(Locale.ROOT, "%-32s %12s %12s %12s %8s %12s%n", "", "client1 kpps", "client2 kpps",
+        System.out.printf(Locale.ROOT, "%-38s %12s %12s %12s %8s %12s%n", "", "client1 kpps", "client2 kpps",
             "total kpps", "x masq", "sent kpps");
         for (final Map.Entry<String, double[]> e : esp.entrySet())
         {
             final double[] v = e.getValue();
-            System.out.printf(Locale.ROOT, "%-32s %12.1f %12.1f %12.1f %8.2f %12.1f%n", e.getKey(), v[0] / 1e3,
+            System.out.printf(Locale.ROOT, "%-38s %12.1f %12.1f %12.1f %8.2f %12.1f%n", e.getKey(), v[0] / 1e3,
                 v[1] / 1e3, v[2] / 1e3, masq == null ? Double.NaN : v[2] / masq[2], v[3] / 1e3);
         }
     }
@@ -450,12 +469,12 @@ public final class Bench
         System.out.printf(Locale.ROOT, "%nMedians of %d runs of %d s%s (TCP: %d streams; UDP: %d x 64-byte streams, "
             + "counted at the receiver)%n", runs, seconds, interleave ? ", setups interleaved" : "", tcpStreams,
             udpStreams);
-        System.out.printf(Locale.ROOT, "%-32s %11s %7s %11s %7s %7s %10s %7s %7s%n", "", "TCP1 Gb/s", "x masq",
+        System.out.printf(Locale.ROOT, "%-38s %11s %7s %11s %7s %7s %10s %7s %7s%n", "", "TCP1 Gb/s", "x masq",
             "TCP" + tcpStreams + " Gb/s", "x plain", "x masq", "UDP kpps", "x plain", "x masq");
         for (final Map.Entry<String, double[]> e : results.entrySet())
         {
             final double[] v = e.getValue();
-            System.out.printf(Locale.ROOT, "%-32s %11.2f %7.2f %11.2f %7.2f %7.2f %10.0f %7.2f %7.2f%n", e.getKey(),
+            System.out.printf(Locale.ROOT, "%-38s %11.2f %7.2f %11.2f %7.2f %7.2f %10.0f %7.2f %7.2f%n", e.getKey(),
                 v[2] / 1e9, v[2] / masq[2], v[0] / 1e9, v[0] / plain[0], v[0] / masq[0], v[1] / 1e3, v[1] / plain[1],
                 v[1] / masq[1]);
         }

@@ -72,12 +72,12 @@ public final class Bench
                         kernel masquerade, the C NFQUEUE accept-all reference (batch + GSO), passgate
                         forward (accept-all), passgate NAT without and with offload (settled flows
                         carried by the kernel's conntrack, through its flowtable where the kernel has
-                        one; then also a case with offload.flowtable = off; --threads data-plane
-                        threads, one queue each; default 1), TCP with 1 and --tcp-streams streams (default 4), 64-byte UDP, and
-                        two LAN clients' plain ESP to one server (passgate's ESP peers; per client);
-                        prints medians, ratios and passgate's memory (RSS, heap). --interleave: --runs
-                        rounds of every setup, one run of each case per round (drift hits all setups
-                        alike), instead of each setup's runs in a row. Needs root, iperf3, nft,
+                        one, and then also with offload.flowtable = off; --threads data-plane threads,
+                        one queue each; default 1), TCP with 1 and --tcp-streams streams (default 4),
+                        64-byte UDP, and two LAN clients' plain ESP to one server (passgate's ESP peers;
+                        per client); prints medians, ratios and passgate's memory (RSS, heap).
+                        --interleave: --runs rounds of every setup, one run of each case per round (drift
+                        hits all setups alike), instead of each setup's runs in a row. Needs root, iperf3, nft,
                         iptables (and gcc + libnetfilter-queue-dev for the reference).""");
                     return;
                 }
@@ -131,26 +131,8 @@ public final class Bench
                 routes.close();
             };
         });
-        setups.put("passgate NAT", lab ->
-        {
-            final PassgateProcess pg = lab.startPassgate("--set", "on-stop=remove", "--set", "threads=" + threads,
-                "--set", "offload=false");
-            return () ->
-            {
-                report(pg);
-                pg.stop();
-            };
-        });
-        setups.put("passgate NAT + offload", lab ->
-        {
-            final PassgateProcess pg = lab.startPassgate("--set", "on-stop=remove", "--set", "threads=" + threads,
-                "--set", "offload=true");
-            return () ->
-            {
-                report(pg);
-                pg.stop();
-            };
-        });
+        setups.put("passgate NAT", passgateNat("offload=false"));
+        setups.put("passgate NAT + offload", passgateNat("offload=true"));
 
         final Map<String, double[]> results = new LinkedHashMap<>();
         final Map<String, double[]> esp = new LinkedHashMap<>();
@@ -163,16 +145,7 @@ public final class Bench
                 : "no (" + flowtableProblem + ")"));
             if (flowtableProblem == null)
             {
-                setups.put("passgate NAT + offload, no flowtable", l ->
-                {
-                    final PassgateProcess pg = l.startPassgate("--set", "on-stop=remove", "--set",
-                        "threads=" + threads, "--set", "offload=true", "--set", "offload.flowtable=off");
-                    return () ->
-                    {
-                        report(pg);
-                        pg.stop();
-                    };
-                });
+                setups.put("passgate NAT + offload, no flowtable", passgateNat("offload=true", "offload.flowtable=off"));
             }
             final IpsecPeers.Server espServer = esp() ? Lab.inNamespace(lab.server(1), 120_000,
                 () -> new IpsecPeers.Server(false)) : null;
@@ -243,6 +216,26 @@ public final class Bench
         }
         print(results);
         printEsp(esp);
+    }
+
+    /** passgate's NAT with these settings (KEY=VALUE) beside on-stop = remove and --threads. */
+    private Setup passgateNat(final String... settings)
+    {
+        return lab ->
+        {
+            final List<String> args = new ArrayList<>(List.of("--set", "on-stop=remove", "--set", "threads=" + threads));
+            for (final String setting : settings)
+            {
+                args.add("--set");
+                args.add(setting);
+            }
+            final PassgateProcess pg = lab.startPassgate(args.toArray(String[]::new));
+            return () ->
+            {
+                report(pg);
+                pg.stop();
+            };
+        };
     }
 
     private boolean esp()
